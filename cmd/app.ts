@@ -1,0 +1,160 @@
+import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
+import packageJson from '../package.json' with { type: 'json' }
+import { startDev } from '../services/dev'
+import { serveNotification } from '../services/notification'
+import {
+  type ConfigResult,
+  createLogger,
+  inferRole,
+  loadConfig,
+  loadDevConfig,
+  type Role,
+  type RoleConfig,
+  roles,
+  stopOnSignal,
+} from '../services/platform'
+import { migrateOnce, serveUsermgmt } from '../services/usermgmt'
+
+const usage = {
+  main: `app ${packageJson.version}: the EKS X-Ray course's two microservices in one binary
+
+Usage:
+  app serve --role=usermgmt|notification [--port N]   run one role (configured by environment variables)
+  app migrate                                         bring the usermgmt database schema up to date, then exit
+  app dev [--data-dir DIR]                            both roles, SQLite and a mail sink on one machine
+  app --version                                       print the version
+  app <command> --help                                help for one command`,
+  serve: `Usage: app serve --role=usermgmt|notification [--port N]
+
+Runs one role. Configuration comes from the environment, with the names of the original services
+(DB_HOSTNAME, DB_PORT, DB_NAME, DB_USERNAME, DB_PASSWORD, NOTIFICATION_SERVICE_HOST/PORT for usermgmt;
+AWS_MAIL_SERVER_HOST/PORT/TLS/USERNAME/PASSWORD/FROM_ADDRESS and APP_VERSION for notification;
+AWS_XRAY_* and LOG_LEVEL for both). Without --role the role follows from the environment, as when the
+course's manifests start the image without arguments.
+
+Options:
+  --role ROLE   usermgmt (port 8095) or notification (port 8096)
+  --port N      listen on N instead of the role's port (0 picks a free one)
+  -h, --help    this help`,
+  migrate: `Usage: app migrate
+
+Creates or adopts the usermgmt schema in the database named by DB_HOSTNAME, DB_PORT, DB_NAME,
+DB_USERNAME and DB_PASSWORD, then exits: 0 when up to date, 1 when a migration failed.
+The server also runs this at start-up; replicas take a MySQL named lock so they never race.
+
+Options:
+  -h, --help    this help`,
+  dev: `Usage: app dev [--data-dir DIR]
+
+Runs both roles in one process on their usual ports (8095, 8096), on an embedded SQLite database
+file and an in-process SMTP sink (port 1025) that prints every mail it receives. Needs nothing installed.
+Ctrl-C stops it. Environment: DEV_USERMGMT_PORT, DEV_NOTIFICATION_PORT, DEV_SMTP_PORT, DEV_DATA_DIR, LOG_LEVEL.
+
+Options:
+  --data-dir DIR  where the SQLite file lives (default .app-dev)
+  -h, --help      this help`,
+} as const
+
+class UsageError extends Error {}
+
+function out(text: string): void {
+  process.stdout.write(`${text}\n`)
+}
+
+function fail(problems: readonly string[], code = 2): never {
+  for (const problem of problems) process.stderr.write(`app: ${problem}\n`)
+  process.exit(code)
+}
+
+function parse<const T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } } as const,
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error))
+  }
+}
+
+function configOrExit<T>(result: ConfigResult<T>): T {
+  if (!result.ok) fail(result.problems)
+  return result.config
+}
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parse(args, { role: { type: 'string' }, port: { type: 'string' } })
+  if (values.help) return out(usage.serve)
+  const roleFlag = values.role
+  if (roleFlag !== undefined && !(roles as readonly string[]).includes(roleFlag)) {
+    fail([`unknown role ${JSON.stringify(roleFlag)}: use --role=usermgmt or --role=notification`])
+  }
+  const role = (roleFlag as Role | undefined) ?? inferRole(process.env)
+  if (role === undefined) {
+    fail(['serve needs --role=usermgmt or --role=notification (the environment does not tell which)'])
+  }
+  const config: RoleConfig = configOrExit(loadConfig(role, process.env, { port: values.port }))
+  const log = createLogger({ level: config.logLevel, fields: { role: config.role } })
+  const running = config.role === 'usermgmt' ? serveUsermgmt(config, log) : serveNotification(config, log)
+  await stopOnSignal(running, log)
+  process.exit(0)
+}
+
+async function migrate(args: string[]): Promise<void> {
+  const { values } = parse(args, {})
+  if (values.help) return out(usage.migrate)
+  const config = configOrExit(loadConfig('usermgmt', process.env))
+  if (config.role !== 'usermgmt') return
+  const report = await migrateOnce(config)
+  if (!report.ok) {
+    const reason = report.error instanceof Error ? report.error.message : String(report.error)
+    fail([`migration of ${report.database} failed: ${reason}`], 1)
+  }
+  out(
+    report.applied.length === 0
+      ? `${report.database}: schema already up to date`
+      : `${report.database}: applied ${report.applied.join(', ')}`,
+  )
+}
+
+async function dev(args: string[]): Promise<void> {
+  const { values } = parse(args, { 'data-dir': { type: 'string' } })
+  if (values.help) return out(usage.dev)
+  const config = configOrExit(loadDevConfig(process.env, { dataDir: values['data-dir'] }))
+  const log = createLogger({ level: config.logLevel, fields: { role: 'dev' } })
+  const environment = await startDev(config, log)
+  process.stderr.write(`\n${environment.summary.map((line) => `  ${line}`).join('\n')}\n  stop          Ctrl-C\n\n`)
+  await stopOnSignal(environment, log)
+  process.exit(0)
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  switch (command) {
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      return out(usage.main)
+    case '--version':
+    case '-v':
+    case 'version':
+      return out(packageJson.version)
+    case 'serve':
+      return serve(rest)
+    case 'migrate':
+      return migrate(rest)
+    case 'dev':
+      return dev(rest)
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}; see app --help`)
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof UsageError) fail([error.message])
+  const message = error instanceof Error ? error.message : String(error)
+  fail([`failed: ${message}`], 1)
+})

@@ -1,0 +1,17 @@
+// Builds the single executable ./app. The binary must not read a .env or bunfig.toml from wherever it runs.
+const result = Bun.spawnSync(
+  [
+    process.execPath,
+    'build',
+    '--compile',
+    '--minify-syntax',
+    '--sourcemap',
+    '--no-compile-autoload-dotenv',
+    '--no-compile-autoload-bunfig',
+    'cmd/app.ts',
+    '--outfile',
+    'app',
+  ],
+  { stdout: 'inherit', stderr: 'inherit' },
+)
+process.exit(result.exitCode ?? 1)

@@ -1,0 +1,1 @@
+export { type MailSink, type MailSinkOptions, type ReceivedMail, startMailSink } from './mail-sink'

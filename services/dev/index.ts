@@ -1,0 +1,91 @@
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { startMailSink } from '../console'
+import { createSmtpMailer, startNotification } from '../notification'
+import { type DevConfig, type Logger, Secret } from '../platform'
+import { createSqliteDatabase, startUsermgmt } from '../usermgmt'
+
+export interface DevEnvironment {
+  /** What was started and where, one line each, for a person to read. */
+  readonly summary: readonly string[]
+  readonly usermgmtUrl: string
+  readonly notificationUrl: string
+  readonly smtpPort: number
+  stop(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+const devFromAddress = 'stacksimplify@gmail.com'
+
+/**
+ * `./app dev`: both roles in one process on embedded defaults: an SQLite file instead of MySQL and an
+ * in-process SMTP sink instead of SES, so a newcomer needs nothing installed.
+ */
+export async function startDev(config: DevConfig, log: Logger): Promise<DevEnvironment> {
+  const dataDir = resolve(config.dataDir)
+  mkdirSync(dataDir, { recursive: true })
+  const sinkLog = log.child({ role: 'mail-sink' })
+  const sink = await startMailSink({
+    port: config.smtpPort,
+    onMail: (mail) =>
+      sinkLog.info('mail received', {
+        id: mail.id,
+        from: mail.from,
+        to: mail.to,
+        subject: mail.subject,
+        text: mail.text,
+      }),
+  })
+  const notification = startNotification({
+    mailer: createSmtpMailer({
+      host: '127.0.0.1',
+      port: sink.port,
+      tls: 'none',
+      username: '',
+      password: new Secret(''),
+      from: devFromAddress,
+    }),
+    appVersion: 'V1',
+    port: config.notificationPort,
+    hostname: '127.0.0.1',
+    log: log.child({ role: 'notification' }),
+  })
+  const databaseFile = join(dataDir, 'usermgmt.sqlite')
+  const usermgmt = startUsermgmt({
+    database: createSqliteDatabase(databaseFile),
+    notificationBaseUrl: notification.url,
+    port: config.usermgmtPort,
+    hostname: '127.0.0.1',
+    log: log.child({ role: 'usermgmt' }),
+  })
+  const summary = [
+    `usermgmt      ${usermgmt.url}/usermgmt/health-status`,
+    `notification  ${notification.url}/notification/health-status`,
+    `database      ${databaseFile} (SQLite)`,
+    `mail sink     smtp://127.0.0.1:${sink.port} (every mail is printed in the log)`,
+    `try           curl ${usermgmt.url}/usermgmt/notification-xray`,
+  ]
+  log.info('dev environment ready', {
+    usermgmt: usermgmt.url,
+    notification: notification.url,
+    database: databaseFile,
+    smtpPort: sink.port,
+  })
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      await usermgmt.stop()
+      await notification.stop()
+      await sink.stop()
+    })()
+    return stopping
+  }
+  return {
+    summary,
+    usermgmtUrl: usermgmt.url,
+    notificationUrl: notification.url,
+    smtpPort: sink.port,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  }
+}

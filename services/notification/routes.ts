@@ -1,0 +1,68 @@
+import { hostname, networkInterfaces } from 'node:os'
+import { Elysia } from 'elysia'
+import { type Logger, readJson, text, validateBody, validateParam } from '../platform'
+import { createIdempotencyCache } from './idempotency'
+import type { Mailer } from './mailer'
+import { idempotencyKey, notificationRequest, uniqueAddresses } from './schemas'
+
+export interface NotificationRouteDeps {
+  readonly mailer: Mailer
+  /** The version word this track reports (V1, or V2 for the canary). */
+  readonly appVersion: string
+  readonly log: Logger
+}
+
+/** The address Java's InetAddress.getLocalHost() gave in a pod: the first non-internal IPv4. */
+function localAddress(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    const found = addresses?.find((a) => a.family === 'IPv4' && !a.internal)
+    if (found) return found.address
+  }
+  return '127.0.0.1'
+}
+
+export function createNotificationRoutes(deps: NotificationRouteDeps) {
+  const { mailer, appVersion, log } = deps
+  const sent = createIdempotencyCache()
+
+  return new Elysia({ name: 'notification', prefix: '/notification' })
+    .get('/health-status', () => text(`Notification Service is UP and Running - ${appVersion}`))
+    .get('/info', () =>
+      text(
+        [
+          `Notification Service IP Address: ${localAddress()}`,
+          `Hostname: ${hostname()}`,
+          `Application Version: ${appVersion}`,
+        ].join('\n'),
+      ),
+    )
+    .get('/xray', () =>
+      Response.json({
+        applicationname: 'Notification Microservice',
+        appversion: appVersion,
+        message: 'Enabled AWS XRay',
+      }),
+    )
+    .post('/send', async ({ request }) => {
+      const rawKey = request.headers.get('idempotency-key')
+      const key = rawKey === null ? undefined : validateParam(idempotencyKey, rawKey, 'Idempotency-Key')
+      const body = validateBody(notificationRequest, await readJson(request), 'notificationRequest')
+      const mail = {
+        to: uniqueAddresses(body.toEmails),
+        cc: uniqueAddresses(body.ccEmails),
+        bcc: uniqueAddresses(body.bccEmails),
+        subject: body.subject ?? '',
+        text: body.content ?? '',
+      }
+      const outcome = await sent.once(key, async () => {
+        const result = await mailer.send(mail)
+        log.info('mail accepted by the SMTP server', {
+          messageId: result.messageId,
+          recipients: mail.to.length + mail.cc.length + mail.bcc.length,
+          rejected: result.rejected.length,
+        })
+      })
+      if (outcome === 'replayed') log.info('mail already sent for this idempotency key; not sending again')
+      return new Response(null, { status: 200 })
+    })
+}

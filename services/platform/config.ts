@@ -1,0 +1,372 @@
+import { z } from 'zod'
+import { type LogLevel, logLevels } from './logger'
+import { Secret } from './secret'
+
+export type Role = 'usermgmt' | 'notification'
+export const roles = ['usermgmt', 'notification'] as const
+
+export type Env = Readonly<Record<string, string | undefined>>
+
+export interface HostPort {
+  readonly host: string
+  readonly port: number
+}
+
+export type ContextMissing = 'LOG_ERROR' | 'RUNTIME_ERROR' | 'IGNORE_ERROR'
+export type SmtpTlsMode = 'starttls' | 'tls' | 'none'
+
+export interface XrayConfig {
+  /** AWS_XRAY_SDK_ENABLED. @default true */
+  readonly enabled: boolean
+  /** AWS_XRAY_TRACING_NAME: the segment name. @default the course's name for the role */
+  readonly tracingName: string
+  /** AWS_XRAY_DAEMON_ADDRESS, UDP for segments. @default 127.0.0.1:2000 */
+  readonly daemonUdp: HostPort
+  /** The daemon's TCP address for centralized sampling. @default the UDP address */
+  readonly daemonTcp: HostPort
+  /** AWS_XRAY_CONTEXT_MISSING. @default LOG_ERROR */
+  readonly contextMissing: ContextMissing
+  /** AWS_XRAY_COLLECT_SQL_QUERIES. @default false */
+  readonly collectSqlQueries: boolean
+  /** AWS_XRAY_SAMPLING_RULES: a local rules file. @default none */
+  readonly samplingRulesFile: string | undefined
+}
+
+interface CommonConfig {
+  readonly port: number
+  readonly logLevel: LogLevel
+  readonly xray: XrayConfig
+}
+
+export interface DatabaseConfig {
+  readonly host: string
+  readonly port: number
+  readonly name: string
+  readonly user: string
+  readonly password: Secret
+}
+
+export interface UsermgmtConfig extends CommonConfig {
+  readonly role: 'usermgmt'
+  readonly db: DatabaseConfig
+  readonly notification: HostPort
+}
+
+export interface MailConfig {
+  readonly host: string
+  readonly port: number
+  readonly tls: SmtpTlsMode
+  readonly username: string
+  readonly password: Secret
+  readonly from: string
+}
+
+export interface NotificationConfig extends CommonConfig {
+  readonly role: 'notification'
+  readonly appVersion: string
+  readonly mail: MailConfig
+}
+
+export type RoleConfig = UsermgmtConfig | NotificationConfig
+
+export interface DevConfig {
+  readonly logLevel: LogLevel
+  readonly usermgmtPort: number
+  readonly notificationPort: number
+  readonly smtpPort: number
+  readonly dataDir: string
+}
+
+export type ConfigResult<TConfig> =
+  | { readonly ok: true; readonly config: TConfig }
+  | { readonly ok: false; readonly problems: readonly string[] }
+
+export interface ServeFlags {
+  readonly port?: string | undefined
+}
+
+export interface DevFlags {
+  readonly dataDir?: string | undefined
+}
+
+const defaultTracingNames: Record<Role, string> = {
+  usermgmt: 'User-Management-Microservice',
+  notification: 'V1-Notification-Microservice',
+}
+
+const defaultPorts: Record<Role, number> = { usermgmt: 8095, notification: 8096 }
+
+const secretNames = new Set(['DB_PASSWORD', 'AWS_MAIL_SERVER_PASSWORD'])
+
+// RFC 1123 host names, IPv4 and bare IPv6 literals.
+const hostPattern =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/
+
+const requiredText = { error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : 'must be text') }
+
+const host = z.string(requiredText).trim().max(253).regex(hostPattern, 'must be a host name or an IP address')
+
+const port = z
+  .string()
+  .trim()
+  .regex(/^\d+$/, 'must be a port number from 1 to 65535')
+  .transform(Number)
+  .pipe(
+    z
+      .number()
+      .int()
+      .min(1, 'must be a port number from 1 to 65535')
+      .max(65535, 'must be a port number from 1 to 65535'),
+  )
+
+const listenPort = z
+  .string()
+  .trim()
+  .regex(/^\d+$/, 'must be a port number from 0 to 65535')
+  .transform(Number)
+  .pipe(z.number().int().max(65535, 'must be a port number from 0 to 65535'))
+
+function boolean() {
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((v) => v === 'true' || v === 'false', `must be true or false`)
+    .transform((v) => v === 'true')
+}
+
+function hostPort(text: string): HostPort | undefined {
+  const match = /^(.*):(\d{1,5})$/.exec(text.trim())
+  if (!match) return undefined
+  const [, rawHost = '', rawPort = ''] = match
+  const hostName = rawHost.replace(/^\[(.*)\]$/, '$1')
+  const portNumber = Number(rawPort)
+  if (!host.safeParse(hostName).success || hostName === '' || portNumber < 1 || portNumber > 65535) {
+    return undefined
+  }
+  return { host: hostName, port: portNumber }
+}
+
+/** `host:port`, or the SDK's `tcp:host:port udp:host:port` form for separate addresses. */
+const daemonAddress = z.string().transform((text, ctx) => {
+  const parts = text.trim().split(/\s+/)
+  if (parts.length === 1) {
+    const both = hostPort(parts[0] ?? '')
+    if (both) return { udp: both, tcp: both }
+  } else if (parts.length === 2) {
+    const byProtocol = new Map<string, HostPort | undefined>()
+    for (const part of parts) {
+      const match = /^(tcp|udp):(.*)$/.exec(part)
+      if (match?.[1] && match[2] !== undefined) byProtocol.set(match[1], hostPort(match[2]))
+    }
+    const udp = byProtocol.get('udp')
+    const tcp = byProtocol.get('tcp')
+    if (udp && tcp) return { udp, tcp }
+  }
+  ctx.addIssue({ code: 'custom', message: 'must be host:port or "tcp:host:port udp:host:port"' })
+  return z.NEVER
+})
+
+const logLevel = z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })
+
+const xrayEnv = {
+  AWS_XRAY_SDK_ENABLED: boolean().default(true),
+  AWS_XRAY_TRACING_NAME: z
+    .string()
+    .trim()
+    .min(1, 'must not be empty')
+    .max(200, 'must be at most 200 characters')
+    .regex(/^[\p{L}\p{N}\p{Z}_.:/%&#=+\\\-@]+$/u, 'may hold only letters, digits, spaces and _.:/%&#=+\\-@')
+    .optional(),
+  AWS_XRAY_DAEMON_ADDRESS: daemonAddress.default({
+    udp: { host: '127.0.0.1', port: 2000 },
+    tcp: { host: '127.0.0.1', port: 2000 },
+  }),
+  AWS_XRAY_CONTEXT_MISSING: z
+    .enum(['LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR'], {
+      error: 'must be one of LOG_ERROR, RUNTIME_ERROR, IGNORE_ERROR',
+    })
+    .default('LOG_ERROR'),
+  AWS_XRAY_COLLECT_SQL_QUERIES: boolean().default(false),
+  AWS_XRAY_SAMPLING_RULES: z.string().trim().min(1, 'must be a file path').optional(),
+  LOG_LEVEL: logLevel.default('info'),
+}
+
+const usermgmtEnv = z.object({
+  ...xrayEnv,
+  DB_HOSTNAME: host.default('localhost'),
+  DB_PORT: port.default(3306),
+  DB_NAME: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_$]{1,64}$/, 'must be 1 to 64 letters, digits, _ or $')
+    .default('usermgmt'),
+  DB_USERNAME: z.string().min(1, 'must not be empty').max(80, 'must be at most 80 characters').default('root'),
+  DB_PASSWORD: z.string().max(256, 'must be at most 256 characters').default(''),
+  NOTIFICATION_SERVICE_HOST: host.default('localhost'),
+  NOTIFICATION_SERVICE_PORT: port.default(8096),
+})
+
+const notificationEnv = z
+  .object({
+    ...xrayEnv,
+    AWS_MAIL_SERVER_HOST: host,
+    AWS_MAIL_SERVER_PORT: port.default(587),
+    AWS_MAIL_SERVER_TLS: z
+      .enum(['starttls', 'tls', 'none'], { error: 'must be one of starttls, tls, none' })
+      .default('starttls'),
+    AWS_MAIL_SERVER_USERNAME: z.string().max(256, 'must be at most 256 characters').default(''),
+    AWS_MAIL_SERVER_PASSWORD: z.string().max(256, 'must be at most 256 characters').default(''),
+    AWS_MAIL_SERVER_FROM_ADDRESS: z.string(requiredText).pipe(z.email('must be an e-mail address')),
+    APP_VERSION: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9._-]{1,20}$/, 'must be 1 to 20 letters, digits, ".", "_" or "-"')
+      .default('V1'),
+  })
+  .superRefine((env, ctx) => {
+    // SES (and any server we would send real mail through) wants AUTH; only a local plain-text sink may go without.
+    if (env.AWS_MAIL_SERVER_TLS === 'none') return
+    for (const name of ['AWS_MAIL_SERVER_USERNAME', 'AWS_MAIL_SERVER_PASSWORD'] as const) {
+      if (env[name] === '') {
+        ctx.addIssue({ code: 'custom', path: [name], message: 'is required unless AWS_MAIL_SERVER_TLS=none' })
+      }
+    }
+  })
+
+const devEnv = z.object({
+  LOG_LEVEL: logLevel.default('info'),
+  DEV_USERMGMT_PORT: listenPort.default(8095),
+  DEV_NOTIFICATION_PORT: listenPort.default(8096),
+  DEV_SMTP_PORT: listenPort.default(1025),
+  DEV_DATA_DIR: z.string().trim().min(1, 'must be a directory path').default('.app-dev'),
+})
+
+function describeProblems(issues: readonly z.core.$ZodIssue[], env: Env): string[] {
+  return issues.map((issue) => {
+    const name = issue.path.map(String).join('.') || 'environment'
+    const raw = env[name]
+    const shown = raw === undefined ? 'not set' : secretNames.has(name) ? 'got ***' : `got ${JSON.stringify(raw)}`
+    return `${name}: ${issue.message} (${shown})`
+  })
+}
+
+/** Treats an empty variable like an unset one, as Spring's ${VAR:default} placeholders did. */
+function present(env: Env): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== '') out[key] = value
+  }
+  return out
+}
+
+function parseListenPort(flag: string | undefined, fallback: number): ConfigResult<number> {
+  if (flag === undefined) return { ok: true, config: fallback }
+  const parsed = listenPort.safeParse(flag)
+  return parsed.success
+    ? { ok: true, config: parsed.data }
+    : { ok: false, problems: [`--port: must be a port number from 0 to 65535 (got ${JSON.stringify(flag)})`] }
+}
+
+function xrayConfig(env: z.infer<z.ZodObject<typeof xrayEnv>>, role: Role): XrayConfig {
+  return {
+    enabled: env.AWS_XRAY_SDK_ENABLED,
+    tracingName: env.AWS_XRAY_TRACING_NAME ?? defaultTracingNames[role],
+    daemonUdp: env.AWS_XRAY_DAEMON_ADDRESS.udp,
+    daemonTcp: env.AWS_XRAY_DAEMON_ADDRESS.tcp,
+    contextMissing: env.AWS_XRAY_CONTEXT_MISSING,
+    collectSqlQueries: env.AWS_XRAY_COLLECT_SQL_QUERIES,
+    samplingRulesFile: env.AWS_XRAY_SAMPLING_RULES,
+  }
+}
+
+/**
+ * Reads a role's configuration from the environment (the contract's names) and its flags, once, at start-up.
+ * Every problem is reported, one line each, with secret values shown as ***.
+ */
+export function loadConfig(role: Role, env: Env, flags: ServeFlags = {}): ConfigResult<RoleConfig> {
+  const values = present(env)
+  const portFlag = parseListenPort(flags.port, defaultPorts[role])
+  const flagProblems = portFlag.ok ? [] : portFlag.problems
+  if (role === 'usermgmt') {
+    const parsed = usermgmtEnv.safeParse(values)
+    if (!parsed.success || !portFlag.ok) {
+      return {
+        ok: false,
+        problems: [...(parsed.success ? [] : describeProblems(parsed.error.issues, env)), ...flagProblems],
+      }
+    }
+    const e = parsed.data
+    return {
+      ok: true,
+      config: Object.freeze({
+        role,
+        port: portFlag.config,
+        logLevel: e.LOG_LEVEL,
+        xray: xrayConfig(e, role),
+        db: {
+          host: e.DB_HOSTNAME,
+          port: e.DB_PORT,
+          name: e.DB_NAME,
+          user: e.DB_USERNAME,
+          password: new Secret(e.DB_PASSWORD),
+        },
+        notification: { host: e.NOTIFICATION_SERVICE_HOST, port: e.NOTIFICATION_SERVICE_PORT },
+      }),
+    }
+  }
+  const parsed = notificationEnv.safeParse(values)
+  if (!parsed.success || !portFlag.ok) {
+    return {
+      ok: false,
+      problems: [...(parsed.success ? [] : describeProblems(parsed.error.issues, env)), ...flagProblems],
+    }
+  }
+  const e = parsed.data
+  return {
+    ok: true,
+    config: Object.freeze({
+      role,
+      port: portFlag.config,
+      logLevel: e.LOG_LEVEL,
+      appVersion: e.APP_VERSION,
+      xray: xrayConfig(e, role),
+      mail: {
+        host: e.AWS_MAIL_SERVER_HOST,
+        port: e.AWS_MAIL_SERVER_PORT,
+        tls: e.AWS_MAIL_SERVER_TLS,
+        username: e.AWS_MAIL_SERVER_USERNAME,
+        password: new Secret(e.AWS_MAIL_SERVER_PASSWORD),
+        from: e.AWS_MAIL_SERVER_FROM_ADDRESS,
+      },
+    }),
+  }
+}
+
+/** The role the course's manifests mean when they start the image without arguments. */
+export function inferRole(env: Env): Role | undefined {
+  const values = present(env)
+  const mail = values['AWS_MAIL_SERVER_HOST'] !== undefined
+  const db = values['DB_HOSTNAME'] !== undefined || values['NOTIFICATION_SERVICE_HOST'] !== undefined
+  if (mail === db) return undefined
+  return mail ? 'notification' : 'usermgmt'
+}
+
+/** `./app dev`: ports, the SQLite file's folder and the mail sink, all with embedded defaults. */
+export function loadDevConfig(env: Env, flags: DevFlags = {}): ConfigResult<DevConfig> {
+  const values = present(env)
+  if (flags.dataDir !== undefined) values['DEV_DATA_DIR'] = flags.dataDir
+  const parsed = devEnv.safeParse(values)
+  if (!parsed.success) return { ok: false, problems: describeProblems(parsed.error.issues, env) }
+  const e = parsed.data
+  return {
+    ok: true,
+    config: Object.freeze({
+      logLevel: e.LOG_LEVEL,
+      usermgmtPort: e.DEV_USERMGMT_PORT,
+      notificationPort: e.DEV_NOTIFICATION_PORT,
+      smtpPort: e.DEV_SMTP_PORT,
+      dataDir: e.DEV_DATA_DIR,
+    }),
+  }
+}

@@ -1,0 +1,114 @@
+/** What went wrong, in terms that have an HTTP meaning. The only place that picks a status is `statusOf`. */
+export type ErrorKind =
+  | 'not_found'
+  | 'duplicate'
+  | 'invalid'
+  | 'malformed'
+  | 'already_done'
+  | 'too_large'
+  | 'method_not_allowed'
+  | 'upstream_rejected'
+  | 'upstream_unavailable'
+  | 'unavailable'
+  | 'internal'
+
+/** A field-level validation problem, in the shape of the original's ApiValidationError. */
+export interface SubError {
+  readonly object: string
+  readonly field: string
+  readonly rejectedValue: unknown
+  readonly message: string
+}
+
+export interface AppErrorOptions {
+  readonly cause?: unknown
+  readonly subErrors?: readonly SubError[]
+  readonly debugMessage?: string
+  readonly headers?: Readonly<Record<string, string>>
+}
+
+export class AppError extends Error {
+  readonly kind: ErrorKind
+  readonly subErrors: readonly SubError[] | null
+  readonly debugMessage: string | null
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor(kind: ErrorKind, message: string, options: AppErrorOptions = {}) {
+    super(message, { cause: options.cause })
+    this.name = 'AppError'
+    this.kind = kind
+    this.subErrors = options.subErrors ?? null
+    this.debugMessage = options.debugMessage ?? null
+    this.headers = options.headers ?? {}
+  }
+}
+
+// The original answered 400 (not 409) for duplicates and for "already activated"; see api-contract.md.
+const statusByKind: Record<ErrorKind, number> = {
+  not_found: 404,
+  duplicate: 400,
+  invalid: 400,
+  malformed: 400,
+  already_done: 400,
+  too_large: 413,
+  method_not_allowed: 405,
+  upstream_rejected: 502,
+  upstream_unavailable: 503,
+  unavailable: 503,
+  internal: 500,
+}
+
+export function statusOf(kind: ErrorKind): number {
+  return statusByKind[kind]
+}
+
+const reasonByStatus: Readonly<Record<number, string>> = {
+  400: 'BAD_REQUEST',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  500: 'INTERNAL_SERVER_ERROR',
+  502: 'BAD_GATEWAY',
+  503: 'SERVICE_UNAVAILABLE',
+  504: 'GATEWAY_TIMEOUT',
+}
+
+function pad(n: number): string {
+  return String(n).padStart(2, '0')
+}
+
+// Spring's @JsonFormat(pattern = "dd-MM-yyyy hh:mm:ss") of the original: note the 12-hour clock.
+export function formatApiTimestamp(date: Date): string {
+  const hours12 = date.getUTCHours() % 12 === 0 ? 12 : date.getUTCHours() % 12
+  return `${pad(date.getUTCDate())}-${pad(date.getUTCMonth() + 1)}-${date.getUTCFullYear()} ${pad(hours12)}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`
+}
+
+export interface ApiErrorBody {
+  readonly apierror: {
+    readonly status: string
+    readonly timestamp: string
+    readonly message: string
+    readonly debugMessage: string | null
+    readonly subErrors: readonly SubError[] | null
+  }
+}
+
+export function apiErrorBody(status: number, error: AppError, now = new Date()): ApiErrorBody {
+  return {
+    apierror: {
+      status: reasonByStatus[status] ?? `HTTP_${status}`,
+      timestamp: formatApiTimestamp(now),
+      message: error.message,
+      debugMessage: error.debugMessage,
+      subErrors: error.subErrors,
+    },
+  }
+}
+
+/** The ApiError response for an AppError: the one place an error becomes HTTP. */
+export function apiErrorResponse(error: AppError): Response {
+  const status = statusOf(error.kind)
+  return Response.json(apiErrorBody(status, error), { status, headers: { ...error.headers } })
+}

@@ -1,0 +1,34 @@
+export {
+  type ConfigResult,
+  type ContextMissing,
+  type DatabaseConfig,
+  type DevConfig,
+  type Env,
+  type HostPort,
+  inferRole,
+  loadConfig,
+  loadDevConfig,
+  type MailConfig,
+  type NotificationConfig,
+  type Role,
+  type RoleConfig,
+  roles,
+  type SmtpTlsMode,
+  type UsermgmtConfig,
+  type XrayConfig,
+} from './config'
+export {
+  type ApiErrorBody,
+  AppError,
+  apiErrorBody,
+  apiErrorResponse,
+  type ErrorKind,
+  formatApiTimestamp,
+  type SubError,
+  statusOf,
+} from './errors'
+export { createServiceApp, readJson, text, validateBody, validateParam } from './http'
+export { type Stoppable, stopOnSignal } from './lifecycle'
+export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
+export { Secret } from './secret'
+export { type HttpServer, maxBodyBytes, startHttpServer } from './server'

@@ -1,0 +1,40 @@
+import type { Logger } from './logger'
+
+export interface Stoppable {
+  stop(): Promise<void>
+}
+
+/**
+ * Stops everything on SIGTERM or SIGINT (Ctrl-C) and exits 0; a second signal, or a stop that takes longer
+ * than the grace period, exits at once with 1 so that nothing ever hangs.
+ */
+export function stopOnSignal(target: Stoppable, log: Logger, graceMs = 12_000): Promise<void> {
+  return new Promise((resolve) => {
+    let stopping = false
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        log.warn('second signal; exiting now', { signal })
+        process.exit(1)
+      }
+      stopping = true
+      log.info('shutting down', { signal })
+      const force = setTimeout(() => {
+        log.error('shutdown took too long; exiting', { graceMs })
+        process.exit(1)
+      }, graceMs)
+      force.unref()
+      target
+        .stop()
+        .then(() => {
+          clearTimeout(force)
+          resolve()
+        })
+        .catch((error: unknown) => {
+          log.error('shutdown failed', { error })
+          process.exit(1)
+        })
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}

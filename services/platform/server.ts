@@ -1,0 +1,107 @@
+import { AppError, apiErrorResponse } from './errors'
+import type { Logger } from './logger'
+
+/** The largest request body any role accepts. */
+export const maxBodyBytes = 1024 * 1024
+
+export interface RequestHandler {
+  handle(request: Request): Promise<Response>
+}
+
+export interface HttpServerOptions {
+  /** 0 picks a free port. */
+  readonly port: number
+  /** @default '0.0.0.0' */
+  readonly hostname?: string
+  readonly log: Logger
+  /** How long SIGTERM waits for in-flight requests before closing them. @default 10000 */
+  readonly shutdownTimeoutMs?: number
+}
+
+export interface HttpServer {
+  readonly port: number
+  readonly url: string
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then resolves. */
+  stop(): Promise<void>
+}
+
+function tooLarge(): Response {
+  return apiErrorResponse(
+    new AppError('too_large', 'Request body too large', { debugMessage: `The limit is ${maxBodyBytes} bytes` }),
+  )
+}
+
+async function readBounded(body: ReadableStream<Uint8Array>): Promise<Uint8Array | undefined> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.byteLength
+    if (size > maxBodyBytes) return undefined
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** Bounds the body before any handler sees it: by Content-Length when given, by counting when chunked. */
+async function boundRequest(request: Request): Promise<Request | Response> {
+  const declared = request.headers.get('content-length')
+  if (declared !== null) return Number(declared) > maxBodyBytes ? tooLarge() : request
+  if (request.body === null) return request
+  const body = await readBounded(request.body)
+  return body === undefined ? tooLarge() : new Request(request, { body })
+}
+
+export function startHttpServer(app: RequestHandler, options: HttpServerOptions): HttpServer {
+  const { log } = options
+  const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
+  const server = Bun.serve({
+    port: options.port,
+    hostname: options.hostname ?? '0.0.0.0',
+    maxRequestBodySize: maxBodyBytes + 1,
+    idleTimeout: 30,
+    development: false,
+    async fetch(incoming) {
+      const started = performance.now()
+      const bounded = await boundRequest(incoming)
+      let response: Response
+      try {
+        response = bounded instanceof Response ? bounded : await app.handle(bounded)
+      } catch (error) {
+        log.error('request failed outside the error handler', { error })
+        response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+      }
+      log.info('request', {
+        method: incoming.method,
+        path: new URL(incoming.url).pathname,
+        status: response.status,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+      })
+      return response
+    },
+    error(error) {
+      log.error('server error', { error })
+      return apiErrorResponse(new AppError('internal', 'Unexpected error'))
+    },
+  })
+  const port = server.port ?? options.port
+  let stopping: Promise<void> | undefined
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    stop() {
+      stopping ??= (async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const deadline = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), shutdownTimeoutMs)
+        })
+        const outcome = await Promise.race([server.stop(false).then(() => 'drained' as const), deadline])
+        clearTimeout(timer)
+        if (outcome === 'timeout') {
+          log.warn('in-flight requests did not finish in time; closing them', { shutdownTimeoutMs })
+          await server.stop(true)
+        }
+      })()
+      return stopping
+    },
+  }
+}

@@ -1,0 +1,6 @@
+export { createMysqlDatabase, createSqliteDatabase, type MysqlOptions, type UsermgmtDatabase } from './db'
+export { type MigrationReport, migrateToLatest } from './migrations'
+export type { OutboxOptions } from './outbox'
+export { migrateOnce, serveUsermgmt } from './serve'
+export { type RunningRole, startUsermgmt, type UsermgmtOptions } from './start'
+export { verifyPassword } from './users'

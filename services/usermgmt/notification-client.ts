@@ -1,0 +1,90 @@
+import { AppError } from '../platform'
+import type { NotificationRequest } from './schemas'
+
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+/** The notification service answered, but not with success. */
+export class UpstreamStatusError extends AppError {
+  readonly upstreamStatus: number
+
+  constructor(upstreamStatus: number, path: string) {
+    super('upstream_rejected', `Notification service answered ${upstreamStatus} for ${path}`)
+    this.upstreamStatus = upstreamStatus
+  }
+
+  /** 4xx other than 408/429 will not get better by retrying. */
+  get isPermanent(): boolean {
+    return (
+      this.upstreamStatus >= 400 &&
+      this.upstreamStatus < 500 &&
+      this.upstreamStatus !== 408 &&
+      this.upstreamStatus !== 429
+    )
+  }
+}
+
+export interface SendOptions {
+  readonly idempotencyKey: string
+  readonly traceHeader?: string | null
+}
+
+export interface NotificationClient {
+  healthStatus(): Promise<string>
+  info(): Promise<string>
+  xray(): Promise<unknown>
+  send(mail: NotificationRequest, options: SendOptions): Promise<void>
+}
+
+export interface NotificationClientOptions {
+  /** http://{NOTIFICATION_SERVICE_HOST}:{NOTIFICATION_SERVICE_PORT} */
+  readonly baseUrl: string
+  /** The fetch to call with: the traced one when tracing is on. @default globalThis.fetch */
+  readonly fetch?: FetchLike
+  /** How long one call may take before it counts as unavailable. @default 5000 */
+  readonly timeoutMs?: number
+}
+
+export function createNotificationClient(options: NotificationClientOptions): NotificationClient {
+  const fetchFn = options.fetch ?? fetch
+  const timeoutMs = options.timeoutMs ?? 5000
+
+  async function call(path: string, init: RequestInit = {}): Promise<Response> {
+    let response: Response
+    try {
+      response = await fetchFn(new URL(path, options.baseUrl), { ...init, signal: AbortSignal.timeout(timeoutMs) })
+    } catch (error) {
+      throw new AppError('upstream_unavailable', 'Notification service unavailable', {
+        cause: error,
+        debugMessage: error instanceof Error ? error.message : undefined,
+      })
+    }
+    if (!response.ok) {
+      await response.body?.cancel()
+      throw new UpstreamStatusError(response.status, path)
+    }
+    return response
+  }
+
+  async function readBody<T>(response: Response, read: (r: Response) => Promise<T>): Promise<T> {
+    try {
+      return await read(response)
+    } catch (error) {
+      throw new AppError('upstream_rejected', 'Notification service sent an unreadable answer', { cause: error })
+    }
+  }
+
+  return {
+    healthStatus: async () => readBody(await call('/notification/health-status'), (r) => r.text()),
+    info: async () => readBody(await call('/notification/info'), (r) => r.text()),
+    xray: async () => readBody(await call('/notification/xray'), (r) => r.json()),
+    async send(mail, sendOptions) {
+      const headers: Record<string, string> = {
+        'content-type': 'application/json',
+        'idempotency-key': sendOptions.idempotencyKey,
+      }
+      if (sendOptions.traceHeader) headers['x-amzn-trace-id'] = sendOptions.traceHeader
+      const response = await call('/notification/send', { method: 'POST', headers, body: JSON.stringify(mail) })
+      await response.body?.cancel()
+    },
+  }
+}

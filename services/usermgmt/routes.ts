@@ -1,0 +1,112 @@
+import { Elysia } from 'elysia'
+import { AppError, readJson, text, validateBody, validateParam } from '../platform'
+import type { UsermgmtDatabase } from './db'
+import type { NotificationClient } from './notification-client'
+import type { OutboxDeliverer, OutboxStats } from './outbox'
+import { accountCreatedMail, isValidPassword, newUser, usernameParam, userUpdate } from './schemas'
+import { activateUser, createUser, deleteUser, getUser, listUsers, toggleUserStatus, updateUser } from './users'
+
+export interface SchemaState {
+  /** True once migrations have run; until then the database endpoints answer 503. */
+  readonly ready: boolean
+  readonly lastError: string | undefined
+}
+
+export interface UsermgmtRouteDeps {
+  readonly database: UsermgmtDatabase
+  readonly notifications: NotificationClient
+  readonly schema: () => SchemaState
+  readonly outbox: () => OutboxDeliverer | undefined
+  /** The trace header to store with an outbox entry, so the later mail continues this request's trace. */
+  readonly traceHeaderOf?: (request: Request) => string | undefined
+}
+
+const healthText = 'User Management Service UP and RUNNING - V1'
+
+function empty(): Response {
+  return new Response(null, { status: 200 })
+}
+
+async function probeDatabase(database: UsermgmtDatabase): Promise<{ up: boolean; error?: string }> {
+  try {
+    await database.db.selectFrom('users').select('username').limit(1).execute()
+    return { up: true }
+  } catch (error) {
+    return { up: false, error: error instanceof Error ? error.message : String(error) }
+  }
+}
+
+export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
+  const { database, notifications } = deps
+  const db = database.db
+  const param = (value: string | undefined) => validateParam(usernameParam, value, 'username')
+
+  const requireSchema = () => {
+    const state = deps.schema()
+    if (!state.ready) {
+      throw new AppError('unavailable', 'Database unavailable', { debugMessage: 'The schema is not migrated yet' })
+    }
+  }
+
+  const data = new Elysia({ name: 'usermgmt-data' })
+    .onBeforeHandle({ as: 'local' }, function requireMigratedSchema() {
+      requireSchema()
+    })
+    .get('/users', () => listUsers(db))
+    .get('/user/:username', ({ params }) => getUser(db, param(params.username)))
+    .post('/user', async ({ request }) => {
+      const user = validateBody(newUser, await readJson(request), 'user')
+      if (!isValidPassword(user.password)) throw new AppError('invalid', 'User Password is invalid')
+      await createUser(db, user, accountCreatedMail(user), { traceHeader: deps.traceHeaderOf?.(request) })
+      deps.outbox()?.kick()
+      return empty()
+    })
+    .put('/user', async ({ request }) => {
+      await updateUser(db, validateBody(userUpdate, await readJson(request), 'user'))
+      return empty()
+    })
+    .delete('/user/:username', async ({ params }) => {
+      await deleteUser(db, param(params.username))
+      return empty()
+    })
+    .get('/status/:username', async ({ params }) => {
+      await toggleUserStatus(db, param(params.username))
+      return empty()
+    })
+    .get('/user/activate/:username', async ({ params }) => {
+      await activateUser(db, param(params.username))
+      return empty()
+    })
+
+  return new Elysia({ name: 'usermgmt', prefix: '/usermgmt' })
+    .get('/health-status', () => text(healthText))
+    .get('/health/status', () => text('OK'))
+    .get('/health/readiness', async () => {
+      const schema = deps.schema()
+      const probe = await probeDatabase(database)
+      let outbox: OutboxStats | { error: string } | null = null
+      if (probe.up && schema.ready) {
+        outbox = await (deps.outbox()?.stats() ?? Promise.resolve(null)).catch((error: unknown) => ({
+          error: error instanceof Error ? error.message : String(error),
+        }))
+      }
+      const up = probe.up && schema.ready
+      return Response.json(
+        {
+          status: up ? 'UP' : 'DOWN',
+          database: {
+            status: probe.up ? 'UP' : 'DOWN',
+            name: database.label,
+            ...(probe.error ? { error: probe.error } : {}),
+          },
+          schema: { status: schema.ready ? 'UP' : 'DOWN', ...(schema.lastError ? { error: schema.lastError } : {}) },
+          outbox,
+        },
+        { status: up ? 200 : 503 },
+      )
+    })
+    .get('/notification-health-status', async () => text(await notifications.healthStatus()))
+    .get('/notification-service-info', async () => text(await notifications.info()))
+    .get('/notification-xray', async () => Response.json(await notifications.xray()))
+    .use(data)
+}

@@ -1,0 +1,24 @@
+import type { Logger, UsermgmtConfig } from '../platform'
+import { createMysqlDatabase } from './db'
+import { type MigrationReport, migrateToLatest } from './migrations'
+import { type RunningRole, startUsermgmt } from './start'
+
+/** `./app serve --role=usermgmt`: MySQL from the contract's DB_* variables, notification over HTTP. */
+export function serveUsermgmt(config: UsermgmtConfig, log: Logger): RunningRole {
+  return startUsermgmt({
+    database: createMysqlDatabase(config.db),
+    notificationBaseUrl: `http://${config.notification.host}:${config.notification.port}`,
+    port: config.port,
+    log,
+  })
+}
+
+/** `./app migrate`: run the migrations once and report; the caller turns the report into an exit code. */
+export async function migrateOnce(config: UsermgmtConfig): Promise<MigrationReport & { readonly database: string }> {
+  const database = createMysqlDatabase(config.db)
+  try {
+    return { ...(await migrateToLatest(database)), database: database.label }
+  } finally {
+    await database.destroy()
+  }
+}

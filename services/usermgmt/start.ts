@@ -1,0 +1,111 @@
+import { createServiceApp, type HttpServer, type Logger, startHttpServer } from '../platform'
+import type { UsermgmtDatabase } from './db'
+import { migrateToLatest } from './migrations'
+import { createNotificationClient, type FetchLike } from './notification-client'
+import { type OutboxDeliverer, type OutboxOptions, startOutboxDeliverer } from './outbox'
+import { createUsermgmtRoutes, type SchemaState } from './routes'
+
+export interface UsermgmtOptions {
+  readonly database: UsermgmtDatabase
+  /** Where the notification service answers, e.g. http://notification-clusterip-service:8096 */
+  readonly notificationBaseUrl: string
+  /** 0 picks a free port. */
+  readonly port: number
+  readonly hostname?: string
+  readonly log: Logger
+  readonly outbox?: OutboxOptions
+  /** The fetch the notification client calls with (the traced one, when tracing is on). */
+  readonly fetch?: FetchLike
+  readonly traceHeaderOf?: (request: Request) => string | undefined
+  /** Delay between migration attempts while the database is unreachable. @default 2000 */
+  readonly migrationRetryMs?: number
+  /** @default 10000 */
+  readonly shutdownTimeoutMs?: number
+}
+
+export interface RunningRole {
+  readonly server: HttpServer
+  readonly url: string
+  stop(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/**
+ * Starts the usermgmt role: listens at once, migrates in the background (retrying while the database is
+ * unreachable, answering 503 meanwhile), then starts delivering the outbox.
+ */
+export function startUsermgmt(options: UsermgmtOptions): RunningRole {
+  const { database, log } = options
+  const retryMs = options.migrationRetryMs ?? 2000
+  let schema: SchemaState = { ready: false, lastError: undefined }
+  let outbox: OutboxDeliverer | undefined
+  let stopped = false
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
+  let migrating: Promise<void> | undefined
+
+  const notifications = createNotificationClient({
+    baseUrl: options.notificationBaseUrl,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+  })
+
+  const migrate = async (): Promise<void> => {
+    const report = await migrateToLatest(database)
+    if (stopped) return
+    if (report.ok) {
+      schema = { ready: true, lastError: undefined }
+      log.info('database schema is up to date', { database: database.label, applied: report.applied })
+      outbox = startOutboxDeliverer(
+        { db: database.db, client: notifications, log: log.child({ component: 'outbox' }) },
+        options.outbox,
+      )
+      return
+    }
+    const message = report.error instanceof Error ? report.error.message : String(report.error)
+    schema = { ready: false, lastError: message }
+    log.warn('database migration failed; retrying', {
+      database: database.label,
+      retryInMs: retryMs,
+      error: report.error,
+    })
+    retryTimer = setTimeout(() => {
+      migrating = migrate()
+    }, retryMs)
+  }
+  migrating = migrate()
+
+  const app = createServiceApp({ log }).use(
+    createUsermgmtRoutes({
+      database,
+      notifications,
+      schema: () => schema,
+      outbox: () => outbox,
+      ...(options.traceHeaderOf ? { traceHeaderOf: options.traceHeaderOf } : {}),
+    }),
+  )
+  const server = startHttpServer(app, {
+    port: options.port,
+    log,
+    ...(options.hostname ? { hostname: options.hostname } : {}),
+    ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
+  })
+  log.info('usermgmt listening', {
+    port: server.port,
+    database: database.label,
+    notification: options.notificationBaseUrl,
+  })
+
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      await server.stop()
+      stopped = true
+      clearTimeout(retryTimer)
+      await migrating
+      await outbox?.stop()
+      await database.destroy()
+      log.info('usermgmt stopped')
+    })()
+    return stopping
+  }
+  return { server, url: server.url, stop, [Symbol.asyncDispose]: stop }
+}
