@@ -27,6 +27,8 @@ export interface MailSinkOptions {
   readonly onRecipient?: (address: string) => readonly [number, string] | undefined
   /** Messages kept; the oldest is dropped first. @default 200 */
   readonly keep?: number
+  /** Awaited before a message is accepted: lets a test hold a mail in flight. */
+  readonly beforeAccept?: () => Promise<void>
   /** Called after each message is stored. */
   readonly onMail?: (mail: ReceivedMail) => void
 }
@@ -88,7 +90,8 @@ export async function startMailSink(options: MailSinkOptions): Promise<MailSink>
       stream.on('data', (chunk: Buffer) => chunks.push(chunk))
       stream.on('end', () => {
         const raw = Buffer.concat(chunks)
-        simpleParser(raw)
+        Promise.resolve(options.beforeAccept?.())
+          .then(() => simpleParser(raw))
           .then((parsed) => {
             const mail: ReceivedMail = {
               id: nextId++,

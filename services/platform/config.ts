@@ -102,7 +102,9 @@ const secretNames = new Set(['DB_PASSWORD', 'AWS_MAIL_SERVER_PASSWORD'])
 const hostPattern =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*)$/
 
-const requiredText = { error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : 'must be text') }
+const requiredText = {
+  error: (issue: { input: unknown }) => (issue.input === undefined ? 'is required' : 'must be text'),
+}
 
 const host = z.string(requiredText).trim().max(253).regex(hostPattern, 'must be a host name or an IP address')
 

@@ -1,0 +1,228 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import { type MailSink, startMailSink } from '../console'
+import { type MailConfig, Secret } from '../platform'
+import { captureLog, testCertificate } from '../testing'
+import { createSmtpMailer, type RunningNotification, startNotification } from '.'
+
+const credentials = { user: 'ses-user', pass: 'ses-secret-password' }
+const from = 'stacksimplify@gmail.com'
+
+function mailConfig(sink: MailSink, overrides: Partial<MailConfig> = {}): MailConfig {
+  return {
+    host: 'localhost',
+    port: sink.port,
+    tls: 'starttls',
+    username: credentials.user,
+    password: new Secret(credentials.pass),
+    from,
+    ...overrides,
+  }
+}
+
+async function send(base: string, body: unknown, headers: Record<string, string> = {}) {
+  return fetch(`${base}/notification/send`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
+}
+
+describe('notification role over STARTTLS + AUTH', () => {
+  let sink: MailSink
+  let refuse = new Set<string>()
+  let role: RunningNotification
+  const captured = captureLog()
+
+  beforeAll(async () => {
+    const { key, cert } = testCertificate()
+    sink = await startMailSink({
+      port: 0,
+      tls: { key, cert },
+      auth: credentials,
+      onRecipient: (address) => (refuse.has(address) ? [550, 'mailbox unavailable'] : undefined),
+    })
+    role = startNotification({
+      mailer: createSmtpMailer(mailConfig(sink), { tls: { ca: cert } }),
+      appVersion: 'V1',
+      port: 0,
+      log: captured.log,
+    })
+  })
+  afterAll(async () => {
+    await role.stop()
+    await sink.stop()
+  })
+  beforeEach(() => {
+    sink.clear()
+    refuse = new Set()
+  })
+
+  test('answers the three GET endpoints with the original texts', async () => {
+    const health = await fetch(`${role.url}/notification/health-status`)
+    expect(health.status).toBe(200)
+    expect(await health.text()).toBe('Notification Service is UP and Running - V1')
+    const xray = await fetch(`${role.url}/notification/xray`)
+    expect(await xray.json()).toEqual({
+      applicationname: 'Notification Microservice',
+      appversion: 'V1',
+      message: 'Enabled AWS XRay',
+    })
+    const info = (await (await fetch(`${role.url}/notification/info`)).text()).split('\n')
+    expect(info).toHaveLength(3)
+    expect(info[0]).toMatch(/^Notification Service IP Address: \d+\.\d+\.\d+\.\d+$/)
+    expect(info[1]).toMatch(/^Hostname: .+$/)
+    expect(info[2]).toBe('Application Version: V1')
+  })
+
+  test('answers 200 only after the SMTP server accepted the mail, From always the configured address', async () => {
+    const response = await send(role.url, {
+      subject: 'Stack Simplify account creation.',
+      content: 'Hello Bob, your stack simplify account is created successfully!',
+      from: 'attacker@evil.example',
+      toEmails: ['bob@example.com'],
+    })
+    expect(response.status).toBe(200)
+    expect(await response.text()).toBe('')
+    const [mail] = sink.messages()
+    expect(mail?.from).toBe(from)
+    expect(mail?.envelopeFrom).toBe(from)
+    expect(mail?.to).toBe('bob@example.com')
+    expect(mail?.subject).toBe('Stack Simplify account creation.')
+    expect(mail?.text.trim()).toBe('Hello Bob, your stack simplify account is created successfully!')
+    expect(mail?.raw).toMatch(/Content-Type: text\/plain/i)
+  })
+
+  test('de-duplicates to, cc and bcc case-insensitively', async () => {
+    const response = await send(role.url, {
+      subject: 's',
+      content: 'c',
+      toEmails: ['Ann@Example.com', 'ann@example.com', 'bob@example.com'],
+      ccEmails: ['cat@example.com', 'CAT@example.com'],
+      bccEmails: ['dan@example.com', 'Dan@Example.COM'],
+    })
+    expect(response.status).toBe(200)
+    const [mail] = sink.messages()
+    // nodemailer lower-cases the domain part on the envelope; the point is one recipient per address.
+    expect(mail?.envelopeTo.map((a) => a.toLowerCase())).toEqual([
+      'ann@example.com',
+      'bob@example.com',
+      'cat@example.com',
+      'dan@example.com',
+    ])
+    expect(mail?.to.toLowerCase()).toBe('ann@example.com, bob@example.com')
+    expect(mail?.cc).toBe('cat@example.com')
+    expect(mail?.raw).not.toContain('dan@example.com>')
+    expect(mail?.raw).not.toMatch(/^Bcc:/im)
+  })
+
+  test('answers 502 with an ApiError when the SMTP server refuses every recipient', async () => {
+    refuse.add('nobody@example.com')
+    const response = await send(role.url, { subject: 's', content: 'c', toEmails: ['nobody@example.com'] })
+    expect(response.status).toBe(502)
+    const body = (await response.json()) as { apierror: { status: string; message: string } }
+    expect(body.apierror.status).toBe('BAD_GATEWAY')
+    expect(body.apierror.message).toBe('Mail server rejected the message')
+    expect(sink.messages()).toHaveLength(0)
+  })
+
+  test('sends a mail only once per idempotency key', async () => {
+    const body = { subject: 'once', content: 'c', toEmails: ['once@example.com'] }
+    const first = await send(role.url, body, { 'idempotency-key': 'outbox-key-1' })
+    const again = await send(role.url, body, { 'idempotency-key': 'outbox-key-1' })
+    expect([first.status, again.status]).toEqual([200, 200])
+    expect(sink.messages()).toHaveLength(1)
+  })
+
+  test.each([
+    ['no recipients', { subject: 's', content: 'c', toEmails: [] }, 'toEmails', 'must not be empty'],
+    [
+      'a bad address',
+      { subject: 's', content: 'c', toEmails: ['not-an-address'] },
+      'toEmails.0',
+      'must be a well-formed email address',
+    ],
+    ['a number as subject', { subject: 5, content: 'c', toEmails: ['a@example.com'] }, 'subject', 'must be a string'],
+  ])('answers 400 Validation error for %s and sends nothing', async (_name, body, field, message) => {
+    const response = await send(role.url, body)
+    expect(response.status).toBe(400)
+    const parsed = (await response.json()) as {
+      apierror: { message: string; subErrors: { field: string; message: string }[] }
+    }
+    expect(parsed.apierror.message).toBe('Validation error')
+    expect(parsed.apierror.subErrors.map((e) => [e.field, e.message])).toEqual([[field, message]])
+    expect(sink.messages()).toHaveLength(0)
+  })
+
+  test('never writes the SMTP password to the log', () => {
+    expect(captured.text()).not.toContain(credentials.pass)
+  })
+})
+
+describe('notification role when the SMTP server is unreachable or unwilling', () => {
+  test('answers 503 when nothing listens on the SMTP port', async () => {
+    const sink = await startMailSink({ port: 0 })
+    const port = sink.port
+    await sink.stop()
+    const { log } = captureLog()
+    await using role = startNotification({
+      mailer: createSmtpMailer({ ...mailConfig(sink), port, tls: 'none', username: '' }, { timeoutMs: 1000 }),
+      appVersion: 'V1',
+      port: 0,
+      log,
+    })
+    const response = await send(role.url, { subject: 's', content: 'c', toEmails: ['a@example.com'] })
+    expect(response.status).toBe(503)
+    const body = (await response.json()) as { apierror: { status: string; message: string } }
+    expect(body.apierror).toMatchObject({ status: 'SERVICE_UNAVAILABLE', message: 'Mail server unavailable' })
+  })
+
+  test('refuses to send over a server that does not offer STARTTLS (credentials never go out in clear text)', async () => {
+    await using sink = await startMailSink({ port: 0 })
+    const { log } = captureLog()
+    await using role = startNotification({
+      mailer: createSmtpMailer(mailConfig(sink), { timeoutMs: 2000 }),
+      appVersion: 'V1',
+      port: 0,
+      log,
+    })
+    const response = await send(role.url, { subject: 's', content: 'c', toEmails: ['a@example.com'] })
+    expect([502, 503]).toContain(response.status)
+    expect(sink.messages()).toHaveLength(0)
+  })
+
+  test('answers 502 when the SMTP server rejects the credentials', async () => {
+    const { key, cert } = testCertificate()
+    await using sink = await startMailSink({ port: 0, tls: { key, cert }, auth: credentials })
+    const { log } = captureLog()
+    await using role = startNotification({
+      mailer: createSmtpMailer(mailConfig(sink, { password: new Secret('wrong') }), { tls: { ca: cert } }),
+      appVersion: 'V1',
+      port: 0,
+      log,
+    })
+    const response = await send(role.url, { subject: 's', content: 'c', toEmails: ['a@example.com'] })
+    expect(response.status).toBe(502)
+    expect(sink.messages()).toHaveLength(0)
+  })
+
+  test('recovers by itself once the SMTP server is back', async () => {
+    const { key, cert } = testCertificate()
+    const first = await startMailSink({ port: 0, tls: { key, cert }, auth: credentials })
+    const port = first.port
+    const { log } = captureLog()
+    await using role = startNotification({
+      mailer: createSmtpMailer(mailConfig(first), { tls: { ca: cert }, timeoutMs: 1000 }),
+      appVersion: 'V1',
+      port: 0,
+      log,
+    })
+    const body = { subject: 's', content: 'c', toEmails: ['a@example.com'] }
+    expect((await send(role.url, body)).status).toBe(200)
+    first.dropConnections()
+    await first.stop()
+    expect((await send(role.url, body)).status).toBe(503)
+    await using second = await startMailSink({ port, tls: { key, cert }, auth: credentials })
+    expect((await send(role.url, body)).status).toBe(200)
+    expect(second.messages()).toHaveLength(1)
+  })
+})

@@ -1,0 +1,5 @@
+export { type CapturedLog, captureLog } from './logs'
+export { createTestDatabase, type TestDatabase, testServer } from './mariadb'
+export { startTcpProxy, type TcpProxy } from './proxy'
+export { type TestCertificate, testCertificate } from './tls'
+export { waitUntil } from './wait'

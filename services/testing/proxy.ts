@@ -1,0 +1,76 @@
+import { connect, createServer, type Server, type Socket } from 'node:net'
+
+export interface TcpProxy {
+  readonly port: number
+  /** The dependency goes away: the listener closes and every open connection is reset. */
+  cut(): Promise<void>
+  /** The dependency answers the TCP handshake and then says nothing (a black-holed network). */
+  stall(): Promise<void>
+  /** Back to normal, on the same port. */
+  restore(): Promise<void>
+  close(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+/** A real TCP proxy in front of a real server, so a test can take the server away and bring it back. */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<Socket>()
+  let mode: 'forward' | 'stall' = 'forward'
+  let server: Server | undefined
+  let port = 0
+
+  const track = (socket: Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+  }
+
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      const next = createServer((client) => {
+        track(client)
+        if (mode === 'stall') return
+        const upstream = connect(target.port, target.host)
+        track(upstream)
+        client.pipe(upstream).pipe(client)
+        client.on('close', () => upstream.destroy())
+        upstream.on('close', () => client.destroy())
+      })
+      next.once('error', reject)
+      next.listen(port, '127.0.0.1', () => {
+        const address = next.address()
+        if (typeof address === 'object' && address) port = address.port
+        server = next
+        resolve()
+      })
+    })
+
+  const closeListener = () =>
+    new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy()
+      if (!server) return resolve()
+      server.close(() => resolve())
+      server = undefined
+    })
+
+  await listen()
+  const close = async () => closeListener()
+  return {
+    get port() {
+      return port
+    },
+    cut: closeListener,
+    async stall() {
+      await closeListener()
+      mode = 'stall'
+      await listen()
+    },
+    async restore() {
+      await closeListener()
+      mode = 'forward'
+      await listen()
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  }
+}
