@@ -5,10 +5,10 @@ import { type DatabaseConfig, Secret } from '../platform'
 /** The MariaDB/MySQL server the tests use: 127.0.0.1:3306 as root, overridable with TEST_DB_*. */
 export function testServer() {
   return {
-    host: process.env.TEST_DB_HOST ?? '127.0.0.1',
-    port: Number(process.env.TEST_DB_PORT ?? 3306),
-    user: process.env.TEST_DB_USER ?? 'root',
-    password: process.env.TEST_DB_PASSWORD ?? '',
+    host: process.env['TEST_DB_HOST'] ?? '127.0.0.1',
+    port: Number(process.env['TEST_DB_PORT'] ?? 3306),
+    user: process.env['TEST_DB_USER'] ?? 'root',
+    password: process.env['TEST_DB_PASSWORD'] ?? '',
   }
 }
 
