@@ -66,7 +66,7 @@ function fail(problems: readonly string[], code = 2): never {
   process.exit(code)
 }
 
-function parse<const T extends ParseArgsOptionsConfig>(args: string[], options: T) {
+function parse<const T extends ParseArgsOptionsConfig>(command: string, args: string[], options: T) {
   try {
     return parseArgs({
       args,
@@ -75,7 +75,10 @@ function parse<const T extends ParseArgsOptionsConfig>(args: string[], options: 
       allowPositionals: false,
     })
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error))
+    const message = error instanceof Error ? error.message : String(error)
+    const unknown = /^Unknown option '([^']+)'/.exec(message)?.[1]
+    const detail = unknown === undefined ? (message.split('. ')[0] ?? message) : `unknown option ${unknown}`
+    throw new UsageError(`${detail} for ${command}; see app ${command} --help`)
   }
 }
 
@@ -85,7 +88,7 @@ function configOrExit<T>(result: ConfigResult<T>): T {
 }
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parse(args, { role: { type: 'string' }, port: { type: 'string' } })
+  const { values } = parse('serve', args, { role: { type: 'string' }, port: { type: 'string' } })
   if (values.help) return out(usage.serve)
   const roleFlag = values.role
   if (roleFlag !== undefined && !(roles as readonly string[]).includes(roleFlag)) {
@@ -103,7 +106,7 @@ async function serve(args: string[]): Promise<void> {
 }
 
 async function migrate(args: string[]): Promise<void> {
-  const { values } = parse(args, {})
+  const { values } = parse('migrate', args, {})
   if (values.help) return out(usage.migrate)
   const config = configOrExit(loadConfig('usermgmt', process.env))
   if (config.role !== 'usermgmt') return
@@ -120,7 +123,7 @@ async function migrate(args: string[]): Promise<void> {
 }
 
 async function dev(args: string[]): Promise<void> {
-  const { values } = parse(args, { 'data-dir': { type: 'string' } })
+  const { values } = parse('dev', args, { 'data-dir': { type: 'string' } })
   if (values.help) return out(usage.dev)
   const config = configOrExit(loadDevConfig(process.env, { dataDir: values['data-dir'] }))
   const log = createLogger({ level: config.logLevel, fields: { role: 'dev' } })

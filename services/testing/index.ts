@@ -1,3 +1,4 @@
+export { type AppProcess, appBinary, ensureBinary, runApp, spawnApp } from './binary'
 export { type CapturedLog, captureLog } from './logs'
 export { createTestDatabase, type TestDatabase, testServer } from './mariadb'
 export { startTcpProxy, type TcpProxy } from './proxy'

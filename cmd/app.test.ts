@@ -1,0 +1,150 @@
+import { describe, expect, test } from 'bun:test'
+import packageJson from '../package.json' with { type: 'json' }
+import { startMailSink } from '../services/console'
+import { createTestDatabase, runApp, spawnApp, testServer } from '../services/testing'
+
+describe('the CLI, as a compiled binary', () => {
+  test('prints usage for --help and for each command, and the version for --version', () => {
+    const main = runApp(['--help'])
+    expect(main.code).toBe(0)
+    expect(main.stdout).toContain('app serve --role=usermgmt|notification [--port N]')
+    expect(main.stdout).toContain('app dev')
+    for (const command of ['serve', 'migrate', 'dev']) {
+      const help = runApp([command, '--help'])
+      expect(help.code).toBe(0)
+      expect(help.stdout).toStartWith(`Usage: app ${command}`)
+    }
+    expect(runApp(['--version'])).toEqual({ code: 0, stdout: `${packageJson.version}\n`, stderr: '' })
+  })
+
+  test.each([
+    [['frob'], 'app: unknown command "frob"; see app --help'],
+    [['serve', '--role=web'], 'app: unknown role "web": use --role=usermgmt or --role=notification'],
+    [['serve', '--role=usermgmt', '--verbose'], 'app: unknown option --verbose for serve; see app serve --help'],
+    [['dev', 'extra'], "app: Unexpected argument 'extra' for dev; see app dev --help"],
+    [['serve', '--role=usermgmt', '--port', 'http'], 'app: --port: must be a port number from 0 to 65535 (got "http")'],
+    [['serve'], 'app: serve needs --role=usermgmt or --role=notification (the environment does not tell which)'],
+  ])('exits 2 with one line on stderr for %p', (args, line) => {
+    const result = runApp(args)
+    expect(result).toEqual({ code: 2, stdout: '', stderr: `${line}\n` })
+  })
+
+  test('reports every bad environment variable, one line each, before listening, and never echoes a secret', () => {
+    const result = runApp(['serve', '--role=usermgmt'], {
+      DB_PORT: 'abc',
+      DB_HOSTNAME: 'bad host!',
+      DB_PASSWORD: 'hunter2-do-not-print',
+      AWS_XRAY_DAEMON_ADDRESS: 'xray-service.default',
+      LOG_LEVEL: 'loud',
+    })
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr.trim().split('\n').sort()).toEqual([
+      'app: AWS_XRAY_DAEMON_ADDRESS: must be host:port or "tcp:host:port udp:host:port" (got "xray-service.default")',
+      'app: DB_HOSTNAME: must be a host name or an IP address (got "bad host!")',
+      'app: DB_PORT: must be a port number from 1 to 65535 (got "abc")',
+      'app: LOG_LEVEL: must be one of debug, info, warn, error (got "loud")',
+    ])
+    expect(result.stderr).not.toContain('hunter2')
+  })
+
+  test('requires SMTP credentials for the notification role unless TLS is off, without echoing the password', () => {
+    const result = runApp(['serve', '--role=notification'], {
+      AWS_MAIL_SERVER_HOST: 'smtp-service',
+      AWS_MAIL_SERVER_PASSWORD: 'ses-password-do-not-print',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'not-an-address',
+      AWS_MAIL_SERVER_TLS: 'ssl',
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n').sort()).toEqual([
+      'app: AWS_MAIL_SERVER_FROM_ADDRESS: must be an e-mail address (got "not-an-address")',
+      'app: AWS_MAIL_SERVER_TLS: must be one of starttls, tls, none (got "ssl")',
+    ])
+    const noUser = runApp(['serve', '--role=notification'], {
+      AWS_MAIL_SERVER_HOST: 'smtp-service',
+      AWS_MAIL_SERVER_PASSWORD: 'ses-password-do-not-print',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
+    })
+    expect(noUser).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'app: AWS_MAIL_SERVER_USERNAME: is required unless AWS_MAIL_SERVER_TLS=none (not set)\n',
+    })
+  })
+
+  test('migrate creates the schema and exits 0, then reports it up to date; an unreachable database exits 1', async () => {
+    await using db = await createTestDatabase()
+    const env = {
+      DB_HOSTNAME: db.config.host,
+      DB_PORT: String(db.config.port),
+      DB_NAME: db.config.name,
+      DB_USERNAME: db.config.user,
+      DB_PASSWORD: testServer().password,
+    }
+    expect(runApp(['migrate'], env)).toEqual({
+      code: 0,
+      stdout: `${db.config.name}@${db.config.host}: applied 0001_users, 0002_users_email_unique, 0003_notification_outbox\n`,
+      stderr: '',
+    })
+    expect(runApp(['migrate'], env).stdout).toBe(`${db.config.name}@${db.config.host}: schema already up to date\n`)
+    const down = runApp(['migrate'], { ...env, DB_PORT: '9' })
+    expect(down.code).toBe(1)
+    expect(down.stderr).toMatch(/^app: migration of test_\w+@127\.0\.0\.1 failed: .+\n$/)
+  })
+
+  test('serve without --role picks the role from the course manifest environment', async () => {
+    await using sink = await startMailSink({ port: 0 })
+    await using app = spawnApp(['serve', '--port', '0'], {
+      AWS_MAIL_SERVER_HOST: '127.0.0.1',
+      AWS_MAIL_SERVER_PORT: String(sink.port),
+      AWS_MAIL_SERVER_TLS: 'none',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
+      AWS_XRAY_TRACING_NAME: 'V1-Notification-Microservice',
+      AWS_XRAY_DAEMON_ADDRESS: 'xray-service.default:2000',
+      AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+    })
+    const listening = await app.waitForLog((line) => line['message'] === 'notification listening')
+    expect(listening['role']).toBe('notification')
+    const health = await fetch(`http://127.0.0.1:${listening['port']}/notification/health-status`)
+    expect(await health.text()).toBe('Notification Service is UP and Running - V1')
+    app.kill('SIGTERM')
+    expect(await app.exited).toBe(0)
+  })
+
+  test('on SIGTERM finishes the request in flight, refuses new ones, and exits 0', async () => {
+    let release: () => void = () => {}
+    const held = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let arrived: () => void = () => {}
+    const mailArrived = new Promise<void>((resolve) => {
+      arrived = resolve
+    })
+    await using sink = await startMailSink({
+      port: 0,
+      beforeAccept: () => {
+        arrived()
+        return held
+      },
+    })
+    await using app = spawnApp(['serve', '--role=notification', '--port', '0'], {
+      AWS_MAIL_SERVER_HOST: '127.0.0.1',
+      AWS_MAIL_SERVER_PORT: String(sink.port),
+      AWS_MAIL_SERVER_TLS: 'none',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
+    })
+    const port = (await app.waitForLog((line) => line['message'] === 'notification listening'))['port']
+    const inFlight = fetch(`http://127.0.0.1:${port}/notification/send`, {
+      method: 'POST',
+      body: JSON.stringify({ subject: 's', content: 'c', toEmails: ['a@example.com'] }),
+    })
+    await mailArrived
+    app.kill('SIGTERM')
+    await app.waitForLog((line) => line['message'] === 'shutting down')
+    await expect(fetch(`http://127.0.0.1:${port}/notification/health-status`)).rejects.toThrow()
+    release()
+    expect((await inFlight).status).toBe(200)
+    expect(await app.exited).toBe(0)
+    expect(sink.messages()).toHaveLength(1)
+  })
+})
