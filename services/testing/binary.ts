@@ -77,7 +77,7 @@ export function spawnApp(args: readonly string[], env: Record<string, string> = 
       if (found) return Promise.resolve(found)
       return new Promise((resolve, reject) => {
         waiters.push({ match, resolve })
-        exited.then((code) => reject(new Error(`app exited with ${code} first; stderr: ${err}`)))
+        void exited.then((code) => reject(new Error(`app exited with ${code} first; stderr: ${err}`)))
       })
     },
     exited,

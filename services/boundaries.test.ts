@@ -1,0 +1,98 @@
+// Enforces ../shared/ARCHITECTURE.md: which folder may import which, only through index.ts, and which single
+// file may import each vendor. Regex over the source (not Bun.Transpiler.scanImports, which drops `import type`).
+import { expect, test } from 'bun:test'
+import { dirname, join, relative, resolve } from 'node:path'
+import { Glob } from 'bun'
+
+const root = resolve(import.meta.dir, '..')
+const importPattern =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]/g
+
+const allowed: Record<string, readonly string[]> = {
+  cmd: [
+    'services/platform',
+    'services/usermgmt',
+    'services/notification',
+    'services/dev',
+    'services/console',
+    'services/xray',
+    'manifests',
+    'services/testing',
+  ],
+  'services/platform': [],
+  'services/xray': ['services/platform'],
+  'services/usermgmt': ['services/platform', 'services/xray'],
+  'services/notification': ['services/platform', 'services/xray'],
+  'services/console': ['services/platform', 'services/xray'],
+  'services/dev': [
+    'services/platform',
+    'services/xray',
+    'services/console',
+    'services/usermgmt',
+    'services/notification',
+  ],
+  'services/testing': ['services/platform'],
+  manifests: ['services/platform'],
+  scripts: [],
+}
+
+const vendorOwners: Record<string, readonly string[]> = {
+  nodemailer: ['services/notification/mailer.ts'],
+  'aws-xray-sdk-core': ['services/xray/'],
+  cdk8s: ['manifests/'],
+  mysql2: ['services/usermgmt/db.ts', 'services/testing/'],
+  'smtp-server': ['services/console/mail-sink.ts'],
+}
+
+function folderOf(file: string): string | undefined {
+  return Object.keys(allowed).find((folder) => file === folder || file.startsWith(`${folder}/`))
+}
+
+function isTest(file: string) {
+  return file.endsWith('.test.ts') || file.endsWith('-fixture.ts')
+}
+
+async function sourceFiles(): Promise<string[]> {
+  const files: string[] = []
+  for await (const file of new Glob('{cmd,services,manifests,scripts}/**/*.ts').scan(root)) files.push(file)
+  return files.sort()
+}
+
+test('imports point one way, cross folders only through index.ts, and each vendor has one owner', async () => {
+  const problems: string[] = []
+  for (const file of await sourceFiles()) {
+    const source = await Bun.file(join(root, file)).text()
+    const from = folderOf(file)
+    for (const match of source.matchAll(importPattern)) {
+      const specifier = match[1] ?? match[2] ?? ''
+      if (specifier.startsWith('.')) {
+        const target = relative(root, resolve(root, dirname(file), specifier))
+        const to = folderOf(target)
+        if (to === undefined || to === from) continue
+        if (to === 'services/testing' && !isTest(file)) problems.push(`${file}: only tests may import ${target}`)
+        // Tests may start any real component (a role's test runs the other role for real), still via index.ts.
+        else if (!isTest(file) && from && !allowed[from]?.includes(to))
+          problems.push(`${file}: ${from} must not import ${to}`)
+        if (target !== to && target !== `${to}/index` && !target.endsWith('package.json')) {
+          problems.push(`${file}: import ${to} through its index.ts, not ${target}`)
+        }
+        continue
+      }
+      const vendor = Object.keys(vendorOwners).find((name) => specifier === name || specifier.startsWith(`${name}/`))
+      if (vendor && !isTest(file) && !vendorOwners[vendor]?.some((owner) => file === owner || file.startsWith(owner))) {
+        problems.push(`${file}: only ${vendorOwners[vendor]?.join(', ')} may import ${vendor}`)
+      }
+    }
+  }
+  expect(problems).toEqual([])
+})
+
+test('nothing but the CLI reads the environment (it hands it to loadConfig)', async () => {
+  const readers: string[] = []
+  for (const file of await sourceFiles()) {
+    if (isTest(file) || file.startsWith('services/testing/') || file.startsWith('scripts/')) continue
+    const source = await Bun.file(join(root, file)).text()
+    if (/process\.env|Bun\.env|import\.meta\.env/.test(source)) readers.push(file)
+  }
+  expect(readers).toEqual(['cmd/app.ts'])
+})

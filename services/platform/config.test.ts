@@ -1,0 +1,105 @@
+import { describe, expect, test } from 'bun:test'
+import { inspect } from 'node:util'
+import { formatApiTimestamp, inferRole, loadConfig, Secret } from '.'
+
+describe('loadConfig', () => {
+  test('gives the originals defaults when nothing is set', () => {
+    const result = loadConfig('usermgmt', {})
+    expect(result.ok).toBe(true)
+    if (!result.ok || result.config.role !== 'usermgmt') return
+    expect(result.config.port).toBe(8095)
+    expect(result.config.db).toMatchObject({ host: 'localhost', port: 3306, name: 'usermgmt', user: 'root' })
+    expect(result.config.notification).toEqual({ host: 'localhost', port: 8096 })
+    expect(result.config.xray).toMatchObject({
+      enabled: true,
+      tracingName: 'User-Management-Microservice',
+      daemonUdp: { host: '127.0.0.1', port: 2000 },
+      contextMissing: 'LOG_ERROR',
+      collectSqlQueries: false,
+    })
+  })
+
+  test('reads the course manifest environment for both roles', () => {
+    const user = loadConfig('usermgmt', {
+      DB_HOSTNAME: 'mysql',
+      DB_PORT: '3306',
+      DB_NAME: 'usermgmt',
+      DB_USERNAME: 'dbadmin',
+      DB_PASSWORD: 'dbpassword11',
+      NOTIFICATION_SERVICE_HOST: 'notification-clusterip-service',
+      NOTIFICATION_SERVICE_PORT: '8096',
+      AWS_XRAY_TRACING_NAME: 'User-Management-Microservice',
+      AWS_XRAY_DAEMON_ADDRESS: 'xray-service.default:2000',
+      AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
+    })
+    expect(user.ok).toBe(true)
+    if (user.ok && user.config.role === 'usermgmt') {
+      expect(user.config.db.password.reveal()).toBe('dbpassword11')
+      expect(user.config.xray.daemonUdp).toEqual({ host: 'xray-service.default', port: 2000 })
+    }
+    const mail = loadConfig('notification', {
+      AWS_MAIL_SERVER_HOST: 'smtp-service',
+      AWS_MAIL_SERVER_USERNAME: 'AKIA',
+      AWS_MAIL_SERVER_PASSWORD: 'secret',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
+      AWS_XRAY_TRACING_NAME: 'V2-Notification-Microservice',
+      APP_VERSION: 'V2',
+    })
+    expect(mail.ok).toBe(true)
+    if (mail.ok && mail.config.role === 'notification') {
+      expect(mail.config.mail).toMatchObject({
+        host: 'smtp-service',
+        port: 587,
+        tls: 'starttls',
+        from: 'stacksimplify@gmail.com',
+      })
+      expect(mail.config.appVersion).toBe('V2')
+      expect(mail.config.xray.tracingName).toBe('V2-Notification-Microservice')
+    }
+  })
+
+  test('accepts the SDK form with separate TCP and UDP daemon addresses', () => {
+    const result = loadConfig('usermgmt', { AWS_XRAY_DAEMON_ADDRESS: 'tcp:10.0.0.1:2001 udp:10.0.0.2:2000' })
+    expect(result.ok && result.config.xray).toMatchObject({
+      daemonTcp: { host: '10.0.0.1', port: 2001 },
+      daemonUdp: { host: '10.0.0.2', port: 2000 },
+    })
+  })
+
+  test('reports every problem and shows secrets as ***', () => {
+    const result = loadConfig(
+      'usermgmt',
+      { DB_PORT: '70000', DB_PASSWORD: 'x'.repeat(300), AWS_XRAY_SDK_ENABLED: 'yes' },
+      { port: '-1' },
+    )
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        'AWS_XRAY_SDK_ENABLED: must be true or false (got "yes")',
+        'DB_PORT: must be a port number from 1 to 65535 (got "70000")',
+        'DB_PASSWORD: must be at most 256 characters (got ***)',
+        '--port: must be a port number from 0 to 65535 (got "-1")',
+      ],
+    })
+  })
+})
+
+test('a Secret never prints its value', () => {
+  const secret = new Secret('hunter2')
+  expect(`${secret}`).toBe('***')
+  expect(JSON.stringify({ secret })).toBe('{"secret":"***"}')
+  expect(inspect({ secret })).not.toContain('hunter2')
+  expect(secret.reveal()).toBe('hunter2')
+})
+
+test('the role follows from the environment when the course manifests start the image without arguments', () => {
+  expect(inferRole({ DB_HOSTNAME: 'mysql' })).toBe('usermgmt')
+  expect(inferRole({ AWS_MAIL_SERVER_HOST: 'smtp-service' })).toBe('notification')
+  expect(inferRole({})).toBeUndefined()
+  expect(inferRole({ DB_HOSTNAME: 'mysql', AWS_MAIL_SERVER_HOST: 'smtp-service' })).toBeUndefined()
+})
+
+test('ApiError timestamps use the original pattern dd-MM-yyyy hh:mm:ss (12-hour clock)', () => {
+  expect(formatApiTimestamp(new Date(Date.UTC(2026, 10, 23, 23, 19, 24)))).toBe('23-11-2026 11:19:24')
+  expect(formatApiTimestamp(new Date(Date.UTC(2026, 0, 2, 0, 5, 6)))).toBe('02-01-2026 12:05:06')
+})
