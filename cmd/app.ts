@@ -14,6 +14,7 @@ import {
   stopOnSignal,
 } from '../services/platform'
 import { migrateOnce, serveUsermgmt } from '../services/usermgmt'
+import { TracingConfigError } from '../services/xray'
 
 const usage = {
   main: `app ${packageJson.version}: the EKS X-Ray course's two microservices in one binary
@@ -100,7 +101,9 @@ async function serve(args: string[]): Promise<void> {
   }
   const config: RoleConfig = configOrExit(loadConfig(role, process.env, { port: values.port }))
   const log = createLogger({ level: config.logLevel, fields: { role: config.role } })
-  const running = config.role === 'usermgmt' ? serveUsermgmt(config, log) : serveNotification(config, log)
+  const version = packageJson.version
+  const running =
+    config.role === 'usermgmt' ? serveUsermgmt(config, log, version) : serveNotification(config, log, version)
   await stopOnSignal(running, log)
   process.exit(0)
 }
@@ -127,7 +130,7 @@ async function dev(args: string[]): Promise<void> {
   if (values.help) return out(usage.dev)
   const config = configOrExit(loadDevConfig(process.env, { dataDir: values['data-dir'] }))
   const log = createLogger({ level: config.logLevel, fields: { role: 'dev' } })
-  const environment = await startDev(config, log)
+  const environment = await startDev(config, log, packageJson.version)
   process.stderr.write(`\n${environment.summary.map((line) => `  ${line}`).join('\n')}\n  stop          Ctrl-C\n\n`)
   await stopOnSignal(environment, log)
   process.exit(0)
@@ -157,7 +160,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof UsageError) fail([error.message])
+  if (error instanceof UsageError || error instanceof TracingConfigError) fail([error.message])
   const message = error instanceof Error ? error.message : String(error)
   fail([`failed: ${message}`], 1)
 })

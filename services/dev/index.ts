@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { startMailSink } from '../console'
 import { createSmtpMailer, startNotification } from '../notification'
-import { type DevConfig, type Logger, Secret } from '../platform'
+import { type DevConfig, type Logger, Secret, type XrayConfig } from '../platform'
 import { createSqliteDatabase, startUsermgmt } from '../usermgmt'
+import { createTracer, type SamplingRules } from '../xray'
 
 export interface DevEnvironment {
   /** What was started and where, one line each, for a person to read. */
@@ -17,11 +18,27 @@ export interface DevEnvironment {
 
 const devFromAddress = 'stacksimplify@gmail.com'
 
+/** In dev every request is traced, health checks included, so the first curl shows up at once. */
+const traceEverything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
+
+function devXray(tracingName: string, daemonPort: number): XrayConfig {
+  const daemon = { host: '127.0.0.1', port: daemonPort }
+  return {
+    enabled: true,
+    tracingName,
+    daemonUdp: daemon,
+    daemonTcp: daemon,
+    contextMissing: 'LOG_ERROR',
+    collectSqlQueries: true,
+    samplingRulesFile: undefined,
+  }
+}
+
 /**
  * `./app dev`: both roles in one process on embedded defaults: an SQLite file instead of MySQL and an
  * in-process SMTP sink instead of SES, so a newcomer needs nothing installed.
  */
-export async function startDev(config: DevConfig, log: Logger): Promise<DevEnvironment> {
+export async function startDev(config: DevConfig, log: Logger, version: string): Promise<DevEnvironment> {
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const sinkLog = log.child({ role: 'mail-sink' })
@@ -46,6 +63,13 @@ export async function startDev(config: DevConfig, log: Logger): Promise<DevEnvir
       from: devFromAddress,
     }),
     appVersion: 'V1',
+    tracer: createTracer({
+      config: devXray('V1-Notification-Microservice', config.daemonPort),
+      log: log.child({ role: 'notification', component: 'xray' }),
+      samplingRules: traceEverything,
+      centralizedSampling: false,
+      version,
+    }),
     port: config.notificationPort,
     hostname: '127.0.0.1',
     log: log.child({ role: 'notification' }),
@@ -54,6 +78,14 @@ export async function startDev(config: DevConfig, log: Logger): Promise<DevEnvir
   const usermgmt = startUsermgmt({
     database: createSqliteDatabase(databaseFile),
     notificationBaseUrl: notification.url,
+    tracer: createTracer({
+      config: devXray('User-Management-Microservice', config.daemonPort),
+      log: log.child({ role: 'usermgmt', component: 'xray' }),
+      samplingRules: traceEverything,
+      centralizedSampling: false,
+      version,
+    }),
+    collectSqlQueries: true,
     port: config.usermgmtPort,
     hostname: '127.0.0.1',
     log: log.child({ role: 'usermgmt' }),
@@ -63,6 +95,7 @@ export async function startDev(config: DevConfig, log: Logger): Promise<DevEnvir
     `notification  ${notification.url}/notification/health-status`,
     `database      ${databaseFile} (SQLite)`,
     `mail sink     smtp://127.0.0.1:${sink.port} (every mail is printed in the log)`,
+    `x-ray         every request traced, segments sent to udp://127.0.0.1:${config.daemonPort}`,
     `try           curl ${usermgmt.url}/usermgmt/notification-xray`,
   ]
   log.info('dev environment ready', {

@@ -1,10 +1,12 @@
 import type { Logger, NotificationConfig } from '../platform'
+import { tracerFromConfig } from '../xray'
 import { createSmtpMailer } from './mailer'
 import { type RunningNotification, startNotification } from './start'
 
 /** `./app serve --role=notification`: SMTP from the contract's AWS_MAIL_SERVER_* variables. */
-export function serveNotification(config: NotificationConfig, log: Logger): RunningNotification {
+export function serveNotification(config: NotificationConfig, log: Logger, version: string): RunningNotification {
   return startNotification({
+    tracer: tracerFromConfig(config.xray, log, version),
     mailer: createSmtpMailer(config.mail),
     appVersion: config.appVersion,
     port: config.port,

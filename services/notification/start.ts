@@ -1,4 +1,5 @@
 import { createServiceApp, type HttpServer, type Logger, startHttpServer } from '../platform'
+import { createDisabledTracer, type Tracer } from '../xray'
 import type { Mailer } from './mailer'
 import { createNotificationRoutes } from './routes'
 
@@ -11,6 +12,8 @@ export interface NotificationOptions {
   readonly log: Logger
   /** @default 10000 */
   readonly shutdownTimeoutMs?: number
+  /** The X-Ray layer. @default tracing off */
+  readonly tracer?: Tracer
 }
 
 export interface RunningNotification {
@@ -20,15 +23,31 @@ export interface RunningNotification {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-export function createNotificationApp(options: Pick<NotificationOptions, 'mailer' | 'appVersion' | 'log'>) {
-  return createServiceApp({ log: options.log }).use(createNotificationRoutes(options))
+/** Each mail is one `remote` subsegment named by the SMTP host, with the server's reply code; no addresses. */
+function tracedMailer(mailer: Mailer, tracer: Tracer): Mailer {
+  return {
+    host: mailer.host,
+    close: () => mailer.close(),
+    send: (mail) =>
+      tracer.trace('smtp', mailer.host, async (span) => {
+        const sent = await mailer.send(mail)
+        if (sent.responseCode !== undefined) span.annotate('smtp_response_code', sent.responseCode)
+        return sent
+      }),
+  }
 }
 
 export function startNotification(options: NotificationOptions): RunningNotification {
-  const { log, mailer } = options
-  const server = startHttpServer(createNotificationApp(options), {
+  const { mailer } = options
+  const tracer = options.tracer ?? createDisabledTracer()
+  const log = options.log.withContext(tracer.logFields)
+  const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
+    createNotificationRoutes({ mailer: tracedMailer(mailer, tracer), appVersion: options.appVersion, log }),
+  )
+  const server = startHttpServer(app, {
     port: options.port,
     log,
+    around: tracer.around,
     ...(options.hostname ? { hostname: options.hostname } : {}),
     ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
   })
@@ -38,6 +57,7 @@ export function startNotification(options: NotificationOptions): RunningNotifica
     stopping ??= (async () => {
       await server.stop()
       mailer.close()
+      await tracer.close()
       log.info('notification stopped')
     })()
     return stopping

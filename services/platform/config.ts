@@ -74,6 +74,8 @@ export interface DevConfig {
   readonly usermgmtPort: number
   readonly notificationPort: number
   readonly smtpPort: number
+  /** Where dev sends segments (the local X-Ray daemon stand-in). */
+  readonly daemonPort: number
   readonly dataDir: string
 }
 
@@ -241,6 +243,7 @@ const devEnv = z.object({
   DEV_USERMGMT_PORT: listenPort.default(8095),
   DEV_NOTIFICATION_PORT: listenPort.default(8096),
   DEV_SMTP_PORT: listenPort.default(1025),
+  DEV_XRAY_PORT: port.default(2000),
   DEV_DATA_DIR: z.string().trim().min(1, 'must be a directory path').default('.app-dev'),
 })
 
@@ -368,6 +371,7 @@ export function loadDevConfig(env: Env, flags: DevFlags = {}): ConfigResult<DevC
       usermgmtPort: e.DEV_USERMGMT_PORT,
       notificationPort: e.DEV_NOTIFICATION_PORT,
       smtpPort: e.DEV_SMTP_PORT,
+      daemonPort: e.DEV_XRAY_PORT,
       dataDir: e.DEV_DATA_DIR,
     }),
   }

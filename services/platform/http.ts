@@ -84,6 +84,8 @@ function routePattern(path: string): RegExp {
 
 export interface ServiceAppOptions {
   readonly log: Logger
+  /** Plugins that must see errors before they become ApiErrors (the tracing layer's). */
+  readonly plugins?: readonly Elysia[]
 }
 
 /**
@@ -93,6 +95,7 @@ export interface ServiceAppOptions {
 export function createServiceApp(options: ServiceAppOptions) {
   const { log } = options
   const app: Elysia = new Elysia({ name: 'service' })
+  for (const plugin of options.plugins ?? []) app.use(plugin)
   const allowedMethods = (path: string): string[] =>
     app.routes
       .filter((route) => route.method !== 'ALL' && routePattern(route.path).test(path))

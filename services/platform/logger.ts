@@ -13,6 +13,8 @@ export interface Logger {
   error(message: string, fields?: LogFields): void
   /** A logger whose lines all carry these fields (e.g. the role). */
   child(fields: LogFields): Logger
+  /** A logger that adds fields known only when the line is written (e.g. the current trace id). */
+  withContext(context: () => LogFields | undefined): Logger
 }
 
 export interface LoggerOptions {
@@ -21,6 +23,7 @@ export interface LoggerOptions {
   /** Where each JSON line goes. @default stdout */
   readonly write?: (line: string) => void
   readonly fields?: LogFields
+  readonly context?: () => LogFields | undefined
 }
 
 function describeError(error: unknown): unknown {
@@ -41,7 +44,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const bound = options.fields ?? {}
   const emit = (level: LogLevel, message: string, fields: LogFields = {}): void => {
     if (rank[level] < threshold) return
-    const line: Record<string, unknown> = { level, time: new Date().toISOString(), ...bound, message }
+    const line: Record<string, unknown> = {
+      level,
+      time: new Date().toISOString(),
+      ...bound,
+      ...options.context?.(),
+      message,
+    }
     for (const [key, value] of Object.entries(fields)) {
       line[key] = key === 'error' ? describeError(value) : value
     }
@@ -53,5 +62,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     warn: (message, fields) => emit('warn', message, fields),
     error: (message, fields) => emit('error', message, fields),
     child: (fields) => createLogger({ ...options, fields: { ...bound, ...fields } }),
+    withContext: (context) => createLogger({ ...options, context }),
   }
 }

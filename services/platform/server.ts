@@ -16,6 +16,12 @@ export interface HttpServerOptions {
   readonly log: Logger
   /** How long SIGTERM waits for in-flight requests before closing them. @default 10000 */
   readonly shutdownTimeoutMs?: number
+  /** Runs around each request (the tracing layer opens its segment here). */
+  readonly around?: (
+    request: Request,
+    clientIp: string | undefined,
+    next: (request: Request) => Promise<Response>,
+  ) => Promise<Response>
 }
 
 export interface HttpServer {
@@ -52,7 +58,7 @@ async function boundRequest(request: Request): Promise<Request | Response> {
 }
 
 export function startHttpServer(app: RequestHandler, options: HttpServerOptions): HttpServer {
-  const { log } = options
+  const { log, around } = options
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
   const server = Bun.serve({
     port: options.port,
@@ -61,23 +67,27 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
     maxRequestBodySize: 64 * maxBodyBytes,
     idleTimeout: 30,
     development: false,
-    async fetch(incoming) {
+    async fetch(incoming, server) {
       const started = performance.now()
-      const bounded = await boundRequest(incoming)
-      let response: Response
-      try {
-        response = bounded instanceof Response ? bounded : await app.handle(bounded)
-      } catch (error) {
-        log.error('request failed outside the error handler', { error })
-        response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+      const handle = async (request: Request): Promise<Response> => {
+        const bounded = await boundRequest(request)
+        let response: Response
+        try {
+          response = bounded instanceof Response ? bounded : await app.handle(bounded)
+        } catch (error) {
+          log.error('request failed outside the error handler', { error })
+          response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+        }
+        log.info('request', {
+          method: request.method,
+          path: new URL(request.url).pathname,
+          status: response.status,
+          durationMs: Math.round((performance.now() - started) * 100) / 100,
+        })
+        return response
       }
-      log.info('request', {
-        method: incoming.method,
-        path: new URL(incoming.url).pathname,
-        status: response.status,
-        durationMs: Math.round((performance.now() - started) * 100) / 100,
-      })
-      return response
+      if (!around) return handle(incoming)
+      return around(incoming, server.requestIP(incoming)?.address, handle)
     },
     error(error) {
       log.error('server error', { error })

@@ -1,5 +1,6 @@
 import { Database as SqliteDatabase } from 'bun:sqlite'
 import {
+  type CompiledQuery,
   type DatabaseConnection,
   type Dialect,
   type Driver,
@@ -7,10 +8,13 @@ import {
   Kysely,
   type KyselyConfig,
   MysqlDialect,
+  type RawBuilder,
   SqliteDialect,
+  sql,
   type TransactionSettings,
 } from 'kysely'
 import { createPool } from 'mysql2'
+import mysql2Package from 'mysql2/package.json' with { type: 'json' }
 import { AppError, type DatabaseConfig } from '../platform'
 
 /** The `users` table exactly as the original's JPA mapping created it (all NOT NULL). */
@@ -49,12 +53,31 @@ export interface UsermgmtSchema {
 export type UsermgmtDb = Kysely<UsermgmtSchema>
 export type SqlDialectName = 'mysql' | 'sqlite'
 
-export interface UsermgmtDatabase {
+/** Runs one query, e.g. inside a trace subsegment. */
+export type QueryTrace = <T>(query: CompiledQuery, run: () => Promise<T>) => Promise<T>
+
+/** What traces say about the database: never the password. */
+export interface DatabaseDescription {
+  /** `<database>@<host>`, the name the database has in traces and logs. */
+  readonly label: string
+  readonly url: string
+  readonly databaseType: 'MySQL' | 'SQLite'
+  readonly driverVersion: string
+  readonly user: string | undefined
+}
+
+export interface UsermgmtDatabase extends DatabaseDescription {
   readonly db: UsermgmtDb
   readonly dialect: SqlDialectName
-  /** `<database>@<host>`, the name the database has in traces and logs (never the password). */
-  readonly label: string
+  /** Every query from now on runs through this (the tracing layer's SQL subsegments). */
+  instrument(trace: QueryTrace): void
+  /** The server's version, e.g. 10.11.19-MariaDB; read once. */
+  serverVersion(): Promise<string | undefined>
   destroy(): Promise<void>
+}
+
+interface Instrumentation {
+  trace: QueryTrace | undefined
 }
 
 // Driver and network codes that mean "the database cannot be reached or will not have us right now".
@@ -134,11 +157,13 @@ async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 class GuardedDriver implements Driver {
   readonly #inner: Driver
   readonly #queryTimeoutMs: number
+  readonly #instrumentation: Instrumentation
   readonly #connections = new WeakMap<DatabaseConnection, DatabaseConnection>()
 
-  constructor(inner: Driver, queryTimeoutMs: number) {
+  constructor(inner: Driver, queryTimeoutMs: number, instrumentation: Instrumentation) {
     this.#inner = inner
     this.#queryTimeoutMs = queryTimeoutMs
+    this.#instrumentation = instrumentation
   }
 
   #unwrap(connection: DatabaseConnection): DatabaseConnection {
@@ -152,8 +177,12 @@ class GuardedDriver implements Driver {
   async acquireConnection(): Promise<DatabaseConnection> {
     const inner = await translated(withTimeout(this.#inner.acquireConnection(), this.#queryTimeoutMs))
     const timeoutMs = this.#queryTimeoutMs
+    const instrumentation = this.#instrumentation
     const wrapped: DatabaseConnection = {
-      executeQuery: (query) => translated(withTimeout(inner.executeQuery(query), timeoutMs)),
+      executeQuery: <R>(query: CompiledQuery) => {
+        const run = () => translated(withTimeout(inner.executeQuery<R>(query), timeoutMs))
+        return instrumentation.trace ? instrumentation.trace(query, run) : run()
+      },
       streamQuery: (query, chunkSize) => inner.streamQuery(query, chunkSize),
     }
     this.#connections.set(wrapped, inner)
@@ -181,10 +210,10 @@ class GuardedDriver implements Driver {
   }
 }
 
-function guarded(dialect: Dialect, queryTimeoutMs: number): Dialect {
+function guarded(dialect: Dialect, queryTimeoutMs: number, instrumentation: Instrumentation): Dialect {
   return {
     createAdapter: () => dialect.createAdapter(),
-    createDriver: () => new GuardedDriver(dialect.createDriver(), queryTimeoutMs),
+    createDriver: () => new GuardedDriver(dialect.createDriver(), queryTimeoutMs, instrumentation),
     createQueryCompiler: () => dialect.createQueryCompiler(),
     createIntrospector: (db) => dialect.createIntrospector(db),
   }
@@ -216,11 +245,38 @@ export function createMysqlDatabase(config: DatabaseConfig, options: MysqlOption
     supportBigNumbers: true,
     charset: 'utf8mb4',
   })
+  const instrumentation: Instrumentation = { trace: undefined }
   const db = new Kysely<UsermgmtSchema>({
-    dialect: guarded(new MysqlDialect({ pool }), timeoutMs),
+    dialect: guarded(new MysqlDialect({ pool }), timeoutMs, instrumentation),
     ...(options.plugins ? { plugins: options.plugins } : {}),
   })
-  return { db, dialect: 'mysql', label: `${config.name}@${config.host}`, destroy: () => db.destroy() }
+  return {
+    db,
+    dialect: 'mysql',
+    label: `${config.name}@${config.host}`,
+    url: `mysql://${config.host}:${config.port}/${config.name}`,
+    databaseType: 'MySQL',
+    driverVersion: `mysql2 ${mysql2Package.version}`,
+    user: config.user,
+    instrument: (trace) => {
+      instrumentation.trace = trace
+    },
+    serverVersion: onceVersion(db, sql<{ v: string }>`select version() as v`),
+    destroy: () => db.destroy(),
+  }
+}
+
+function onceVersion(db: UsermgmtDb, query: RawBuilder<{ v: string }>): () => Promise<string | undefined> {
+  let version: string | undefined
+  return async () => {
+    if (version !== undefined) return version
+    try {
+      version = (await query.execute(db)).rows[0]?.v
+    } catch {
+      return undefined
+    }
+    return version
+  }
 }
 
 /** bun:sqlite behind Kysely's SqliteDialect: the same queries and migrations as MySQL, for `./app dev`. */
@@ -229,6 +285,7 @@ export function createSqliteDatabase(file: string): UsermgmtDatabase {
   sqlite.run('pragma journal_mode = wal')
   sqlite.run('pragma busy_timeout = 5000')
   sqlite.run('pragma foreign_keys = on')
+  const instrumentation: Instrumentation = { trace: undefined }
   const db = new Kysely<UsermgmtSchema>({
     dialect: guarded(
       new SqliteDialect({
@@ -246,8 +303,22 @@ export function createSqliteDatabase(file: string): UsermgmtDatabase {
         },
       }),
       5000,
+      instrumentation,
     ),
   })
   const name = file.split('/').pop() ?? file
-  return { db, dialect: 'sqlite', label: `${name}@localhost`, destroy: () => db.destroy() }
+  return {
+    db,
+    dialect: 'sqlite',
+    label: `${name}@localhost`,
+    url: `sqlite://localhost/${name}`,
+    databaseType: 'SQLite',
+    driverVersion: `bun:sqlite ${Bun.version}`,
+    user: undefined,
+    instrument: (trace) => {
+      instrumentation.trace = trace
+    },
+    serverVersion: onceVersion(db, sql<{ v: string }>`select sqlite_version() as v`),
+    destroy: () => db.destroy(),
+  }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../platform'
+import type { Tracer } from '../xray'
 import type { UsermgmtDb } from './db'
 import { type NotificationClient, UpstreamStatusError } from './notification-client'
 import type { NotificationRequest } from './schemas'
@@ -36,6 +37,8 @@ interface Deps {
   readonly db: UsermgmtDb
   readonly client: NotificationClient
   readonly log: Logger
+  /** Sends continue the trace of the request that created the entry; the polling itself is untraced. */
+  readonly tracer: Pick<Tracer, 'untraced' | 'continueTrace'>
 }
 
 const batchSize = 20
@@ -46,7 +49,7 @@ const batchSize = 20
  * silently dropped: an entry that is refused again and again ends as 'failed', logged and counted.
  */
 export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): OutboxDeliverer {
-  const { db, client, log } = deps
+  const { db, client, log, tracer } = deps
   const retryBaseMs = options.retryBaseMs ?? 1000
   const retryMaxMs = options.retryMaxMs ?? 60_000
   const pollMs = options.pollMs ?? 5000
@@ -82,10 +85,12 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
   }) {
     const attempts = entry.attempts + 1
     try {
-      await client.send(JSON.parse(entry.payload) as NotificationRequest, {
-        idempotencyKey: entry.idempotency_key,
-        traceHeader: entry.trace_header,
-      })
+      await tracer.continueTrace(entry.trace_header, () =>
+        client.send(JSON.parse(entry.payload) as NotificationRequest, {
+          idempotencyKey: entry.idempotency_key,
+          traceHeader: entry.trace_header,
+        }),
+      )
       await db
         .updateTable('notification_outbox')
         .set({ status: 'delivered', attempts, delivered_at: Date.now(), claimed_until: null, last_error: null })
@@ -155,7 +160,7 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
       try {
         do {
           again = false
-          nextAt = await drainOnce()
+          nextAt = await tracer.untraced(drainOnce)
         } while (again && !stopped)
       } catch (error) {
         log.warn('outbox pass failed; will retry', { error })
@@ -176,11 +181,13 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
       await running
     },
     async stats() {
-      const rows = await db
-        .selectFrom('notification_outbox')
-        .select((eb) => ['status', eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
-        .groupBy('status')
-        .execute()
+      const rows = await tracer.untraced(() =>
+        db
+          .selectFrom('notification_outbox')
+          .select((eb) => ['status', eb.fn.countAll<number>().as('n'), eb.fn.min('created_at').as('oldest')])
+          .groupBy('status')
+          .execute(),
+      )
       const count = (status: string) => Number(rows.find((r) => r.status === status)?.n ?? 0)
       const oldest = rows.find((r) => r.status === 'pending')?.oldest
       return {

@@ -18,7 +18,7 @@ export interface UsermgmtRouteDeps {
   readonly schema: () => SchemaState
   readonly outbox: () => OutboxDeliverer | undefined
   /** The trace header to store with an outbox entry, so the later mail continues this request's trace. */
-  readonly traceHeaderOf?: (request: Request) => string | undefined
+  readonly traceHeaderOf?: () => string | undefined
 }
 
 const healthText = 'User Management Service UP and RUNNING - V1'
@@ -57,7 +57,7 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
     .post('/user', async ({ request }) => {
       const user = validateBody(newUser, await readJson(request), 'user')
       if (!isValidPassword(user.password)) throw new AppError('invalid', 'User Password is invalid')
-      await createUser(db, user, accountCreatedMail(user), { traceHeader: deps.traceHeaderOf?.(request) })
+      await createUser(db, user, accountCreatedMail(user), { traceHeader: deps.traceHeaderOf?.() })
       deps.outbox()?.kick()
       return empty()
     })

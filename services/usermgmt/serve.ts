@@ -1,11 +1,14 @@
 import type { Logger, UsermgmtConfig } from '../platform'
+import { tracerFromConfig } from '../xray'
 import { createMysqlDatabase } from './db'
 import { type MigrationReport, migrateToLatest } from './migrations'
 import { type RunningRole, startUsermgmt } from './start'
 
 /** `./app serve --role=usermgmt`: MySQL from the contract's DB_* variables, notification over HTTP. */
-export function serveUsermgmt(config: UsermgmtConfig, log: Logger): RunningRole {
+export function serveUsermgmt(config: UsermgmtConfig, log: Logger, version: string): RunningRole {
   return startUsermgmt({
+    tracer: tracerFromConfig(config.xray, log, version),
+    collectSqlQueries: config.xray.collectSqlQueries,
     database: createMysqlDatabase(config.db),
     notificationBaseUrl: `http://${config.notification.host}:${config.notification.port}`,
     port: config.port,

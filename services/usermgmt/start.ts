@@ -1,7 +1,8 @@
 import { createServiceApp, type HttpServer, type Logger, startHttpServer } from '../platform'
+import { createDisabledTracer, type Tracer } from '../xray'
 import type { UsermgmtDatabase } from './db'
 import { migrateToLatest } from './migrations'
-import { createNotificationClient, type FetchLike } from './notification-client'
+import { createNotificationClient } from './notification-client'
 import { type OutboxDeliverer, type OutboxOptions, startOutboxDeliverer } from './outbox'
 import { createUsermgmtRoutes, type SchemaState } from './routes'
 
@@ -14,9 +15,10 @@ export interface UsermgmtOptions {
   readonly hostname?: string
   readonly log: Logger
   readonly outbox?: OutboxOptions
-  /** The fetch the notification client calls with (the traced one, when tracing is on). */
-  readonly fetch?: FetchLike
-  readonly traceHeaderOf?: (request: Request) => string | undefined
+  /** The X-Ray layer. @default tracing off */
+  readonly tracer?: Tracer
+  /** Put the SQL text (never its parameters) in SQL subsegments. @default false */
+  readonly collectSqlQueries?: boolean
   /** Delay between migration attempts while the database is unreachable. @default 2000 */
   readonly migrationRetryMs?: number
   /** @default 10000 */
@@ -35,7 +37,9 @@ export interface RunningRole {
  * unreachable, answering 503 meanwhile), then starts delivering the outbox.
  */
 export function startUsermgmt(options: UsermgmtOptions): RunningRole {
-  const { database, log } = options
+  const { database } = options
+  const tracer = options.tracer ?? createDisabledTracer()
+  const log = options.log.withContext(tracer.logFields)
   const retryMs = options.migrationRetryMs ?? 2000
   let schema: SchemaState = { ready: false, lastError: undefined }
   let outbox: OutboxDeliverer | undefined
@@ -43,19 +47,31 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   let retryTimer: ReturnType<typeof setTimeout> | undefined
   let migrating: Promise<void> | undefined
 
-  const notifications = createNotificationClient({
-    baseUrl: options.notificationBaseUrl,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-  })
+  const notifications = createNotificationClient({ baseUrl: options.notificationBaseUrl, fetch: tracer.fetch })
+  let version: string | undefined
+  database.instrument((query, run) =>
+    tracer.trace('sql', database.label, async (span) => {
+      span.sql({
+        url: database.url,
+        databaseType: database.databaseType,
+        databaseVersion: version,
+        driverVersion: database.driverVersion,
+        user: database.user,
+        query: options.collectSqlQueries ? query.sql : undefined,
+      })
+      return run()
+    }),
+  )
 
   const migrate = async (): Promise<void> => {
-    const report = await migrateToLatest(database)
+    const report = await tracer.untraced(() => migrateToLatest(database))
     if (stopped) return
     if (report.ok) {
       schema = { ready: true, lastError: undefined }
+      version = await tracer.untraced(() => database.serverVersion())
       log.info('database schema is up to date', { database: database.label, applied: report.applied })
       outbox = startOutboxDeliverer(
-        { db: database.db, client: notifications, log: log.child({ component: 'outbox' }) },
+        { db: database.db, client: notifications, log: log.child({ component: 'outbox' }), tracer },
         options.outbox,
       )
       return
@@ -73,18 +89,19 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   }
   migrating = migrate()
 
-  const app = createServiceApp({ log }).use(
+  const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
     createUsermgmtRoutes({
       database,
       notifications,
       schema: () => schema,
       outbox: () => outbox,
-      ...(options.traceHeaderOf ? { traceHeaderOf: options.traceHeaderOf } : {}),
+      traceHeaderOf: () => tracer.currentTraceHeader(),
     }),
   )
   const server = startHttpServer(app, {
     port: options.port,
     log,
+    around: tracer.around,
     ...(options.hostname ? { hostname: options.hostname } : {}),
     ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
   })
@@ -103,6 +120,7 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
       await migrating
       await outbox?.stop()
       await database.destroy()
+      await tracer.close()
       log.info('usermgmt stopped')
     })()
     return stopping

@@ -1,0 +1,458 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { readFileSync } from 'node:fs'
+import { Elysia } from 'elysia'
+import type { LogFields, Logger, XrayConfig } from '../platform'
+import { createUdpEmitter, maxDatagramBytes, type SegmentSink } from './emitter'
+import {
+  causeTypeOf,
+  configureSampling,
+  formatDetached,
+  newDetachedSubsegment,
+  newEntityId,
+  newSegment,
+  newTraceId,
+  routeSegment,
+  type SamplingRules,
+  type SdkEntity,
+  type SdkSegment,
+  type SdkSubsegment,
+  samplingRules,
+  sanitizeCause,
+  setSamplingDaemon,
+  setServiceData,
+  shouldSample,
+} from './sdk'
+import { formatTraceHeader, parseTraceHeader } from './trace-header'
+
+/** What a subsegment stands for; each becomes a `namespace: remote` node on the service map. */
+export type SubsegmentKind = 'http' | 'sql' | 'smtp'
+
+export interface SqlInfo {
+  readonly url: string
+  readonly databaseType: 'MySQL' | 'SQLite'
+  readonly databaseVersion?: string | undefined
+  readonly driverVersion: string
+  readonly user?: string | undefined
+  /** Only when AWS_XRAY_COLLECT_SQL_QUERIES is on; never the parameters. */
+  readonly query?: string | undefined
+}
+
+/** The handle a traced call gets to describe itself; every method is a no-op when the request is not sampled. */
+export interface Span {
+  /** This subsegment's id (the Parent of the next hop), undefined when not sampled. */
+  readonly id: string | undefined
+  http(
+    request: { method: string; url: string },
+    response?: { status: number; contentLength?: number | undefined },
+  ): void
+  sql(info: SqlInfo): void
+  annotate(key: string, value: string | number | boolean): void
+  /** The call failed: fault with the exception as cause (remote: the other side failed). */
+  fail(error: unknown, remote: boolean): void
+}
+
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
+export interface Tracer {
+  /** Runs one request inside its segment; the server calls this around its handler. */
+  around(
+    request: Request,
+    clientIp: string | undefined,
+    next: (request: Request) => Promise<Response>,
+  ): Promise<Response>
+  /** An Elysia plugin that remembers a thrown error, so a 5xx segment carries it as its cause. */
+  readonly plugin: Elysia
+  /** fetch that records a remote subsegment and sends X-Amzn-Trace-Id to the callee. */
+  readonly fetch: FetchLike
+  trace<T>(kind: SubsegmentKind, name: string, work: (span: Span) => Promise<T>): Promise<T>
+  /** The header to hand to later work that should continue this request's trace (the outbox). */
+  currentTraceHeader(): string | undefined
+  /** Runs work as part of the trace a stored header names (or untraced without one). */
+  continueTrace<T>(header: string | null | undefined, work: () => Promise<T>): Promise<T>
+  /** Background work outside any request: no subsegments and no context-missing complaints. */
+  untraced<T>(work: () => Promise<T>): Promise<T>
+  /** `traceId` for log lines written while handling a request. */
+  logFields(): LogFields | undefined
+  close(): Promise<void>
+}
+
+interface TraceContext {
+  readonly traceId: string
+  readonly sampled: boolean
+  /** The incoming Parent, or the detached parent when continuing a stored trace. */
+  readonly parentId: string | undefined
+  readonly segment: SdkSegment | undefined
+  readonly entity: SdkEntity | undefined
+  /** Set by the Elysia plugin when a handler throws. */
+  error?: unknown
+}
+
+const untracedMarker = Symbol('untraced')
+type Store = TraceContext | typeof untracedMarker
+
+const healthPaths = ['/usermgmt/health*', '/notification/health*']
+
+/** SDK default (1 a second, then 5%), never the health paths the ALB and kubelet poll. */
+export const defaultSamplingRules: SamplingRules = {
+  version: 2,
+  rules: healthPaths.map((url_path) => ({
+    description: 'Health checks: polled every 10-15 s by the ALB and the kubelet',
+    host: '*',
+    http_method: '*',
+    url_path,
+    fixed_target: 0,
+    rate: 0,
+  })),
+  default: { fixed_target: 1, rate: 0.05 },
+}
+
+export class TracingConfigError extends Error {}
+
+/** Reads and validates a local rules file (AWS_XRAY_SAMPLING_RULES). */
+export function loadSamplingRules(file: string): SamplingRules {
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (error) {
+    throw new TracingConfigError(
+      `AWS_XRAY_SAMPLING_RULES: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    )
+  }
+  const parsed = samplingRules.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    throw new TracingConfigError(
+      `AWS_XRAY_SAMPLING_RULES: ${file}: ${issue?.path.join('.') || 'file'}: ${issue?.message ?? 'invalid'}`,
+    )
+  }
+  return parsed.data
+}
+
+export interface TracerOptions {
+  readonly config: XrayConfig
+  readonly log: Logger
+  /** Where documents go. @default UDP to config.daemonUdp */
+  readonly sink?: SegmentSink
+  /** Local rules; the file named by config.samplingRulesFile wins. @default defaultSamplingRules */
+  readonly samplingRules?: SamplingRules
+  /** Use the daemon's centralized sampling, falling back to the local rules. @default true */
+  readonly centralizedSampling?: boolean
+  /** service.version on every segment. */
+  readonly version?: string
+}
+
+function toRequest(input: string | URL | Request, init?: RequestInit): Request {
+  return input instanceof Request ? new Request(input, init) : new Request(input.toString(), init)
+}
+
+function stripQuery(url: string): string {
+  const q = url.search(/[?#]/)
+  return q < 0 ? url : url.slice(0, q)
+}
+
+function clip(text: string, max = 250): string {
+  return text.length > max ? text.slice(0, max) : text
+}
+
+function flagStatus(entity: SdkEntity, status: number): void {
+  if (status === 429) entity.addThrottleFlag()
+  const cause = causeTypeOf(status)
+  if (cause === 'error') entity.addErrorFlag()
+  else if (cause === 'fault') entity.addFaultFlag()
+}
+
+function spanFor(entity: SdkEntity | undefined): Span {
+  if (!entity) {
+    return { id: undefined, http() {}, sql() {}, annotate() {}, fail() {} }
+  }
+  const record = entity as unknown as Record<string, unknown>
+  return {
+    id: entity.id,
+    http(request, response) {
+      record['http'] = {
+        request: { method: request.method, url: clip(stripQuery(request.url)) },
+        ...(response
+          ? {
+              response: {
+                status: response.status,
+                ...(response.contentLength === undefined ? {} : { content_length: response.contentLength }),
+              },
+            }
+          : {}),
+      }
+      record['traced'] = true
+      if (response) flagStatus(entity, response.status)
+    },
+    sql(info) {
+      record['sql'] = {
+        url: clip(info.url),
+        database_type: info.databaseType,
+        ...(info.databaseVersion ? { database_version: clip(info.databaseVersion) } : {}),
+        driver_version: clip(info.driverVersion),
+        ...(info.user ? { user: clip(info.user) } : {}),
+        preparation: 'statement',
+        ...(info.query ? { sanitized_query: info.query } : {}),
+      }
+    },
+    annotate(key, value) {
+      if (/^[A-Za-z0-9_]{1,500}$/.test(key)) entity.addAnnotation(key, value)
+    },
+    fail(error, remote) {
+      entity.addError(error instanceof Error || typeof error === 'string' ? error : String(error), remote)
+      sanitizeCause(entity)
+    },
+  }
+}
+
+/**
+ * The X-Ray layer: segments per request, subsegments per call, context in AsyncLocalStorage so it follows
+ * every await, timer and parallel branch under Bun. aws-xray-sdk-core supplies the segment model,
+ * serialization and sampling; nothing here knows about users or mail.
+ */
+export function createTracer(options: TracerOptions): Tracer {
+  const { config, log } = options
+  const storage = new AsyncLocalStorage<Store>()
+  const sink = options.sink ?? createUdpEmitter({ address: config.daemonUdp, log })
+  const rules = config.samplingRulesFile
+    ? loadSamplingRules(config.samplingRulesFile)
+    : (options.samplingRules ?? defaultSamplingRules)
+  setSamplingDaemon(config.daemonTcp.host, config.daemonTcp.port)
+  configureSampling({ rules, centralized: options.centralizedSampling ?? true })
+  setServiceData(options.version ?? '0.0.0')
+  const skipHealth = config.samplingRulesFile === undefined
+
+  const send = (document: string) => {
+    if (document.length <= maxDatagramBytes) {
+      sink.send(document)
+      return
+    }
+    splitAndSend(document)
+  }
+
+  // A segment too big for one datagram goes out as its subsegments, each an independent document.
+  const splitAndSend = (document: string) => {
+    const parsed = JSON.parse(document) as {
+      trace_id?: string
+      id: string
+      subsegments?: Record<string, unknown>[]
+    } & Record<string, unknown>
+    const traceId = parsed.trace_id ?? ''
+    const children = parsed.subsegments ?? []
+    delete parsed.subsegments
+    sink.send(JSON.stringify(parsed).slice(0, maxDatagramBytes))
+    for (const child of children) {
+      const independent = JSON.stringify({ ...child, type: 'subsegment', trace_id: traceId, parent_id: parsed.id })
+      if (independent.length <= maxDatagramBytes) sink.send(independent)
+      else log.warn('dropping a subsegment larger than a datagram', { bytes: independent.length })
+    }
+  }
+
+  const contextMissing = (what: string) => {
+    if (config.contextMissing === 'RUNTIME_ERROR') throw new Error(`X-Ray context missing for ${what}`)
+    if (config.contextMissing === 'LOG_ERROR')
+      log.error('X-Ray context missing: traced call outside a request', { call: what })
+  }
+
+  const current = (): TraceContext | undefined => {
+    const store = storage.getStore()
+    return store === untracedMarker ? undefined : store
+  }
+
+  async function trace<T>(kind: SubsegmentKind, name: string, work: (span: Span) => Promise<T>): Promise<T> {
+    const store = storage.getStore()
+    if (store === undefined) {
+      contextMissing(`${kind} ${name}`)
+      return work(spanFor(undefined))
+    }
+    if (store === untracedMarker || !store.sampled) return work(spanFor(undefined))
+    let subsegment: SdkSubsegment
+    let detached = false
+    if (store.entity) {
+      subsegment = store.entity.addNewSubsegment(name)
+    } else {
+      subsegment = newDetachedSubsegment(name, store.traceId, store.parentId ?? newEntityId())
+      detached = true
+    }
+    ;(subsegment as unknown as { namespace: string }).namespace = 'remote'
+    const span = spanFor(subsegment)
+    try {
+      return await storage.run({ ...store, entity: subsegment }, () => work(span))
+    } catch (error) {
+      if (!(subsegment as unknown as { fault?: boolean }).fault) span.fail(error, true)
+      throw error
+    } finally {
+      subsegment.close()
+      if (detached) send(formatDetached(subsegment))
+    }
+  }
+
+  const tracedFetch: FetchLike = async (input, init) => {
+    const request = toRequest(input, init)
+    const store = current()
+    const url = new URL(request.url)
+    if (!store) {
+      if (storage.getStore() === undefined) contextMissing(`http ${url.hostname}`)
+      return fetch(request)
+    }
+    return trace('http', url.hostname, async (span) => {
+      request.headers.set('x-amzn-trace-id', formatTraceHeader(store.traceId, span.id ?? store.parentId, store.sampled))
+      try {
+        const response = await fetch(request)
+        const length = response.headers.get('content-length')
+        span.http(
+          { method: request.method, url: request.url },
+          { status: response.status, contentLength: length === null ? undefined : Number(length) },
+        )
+        return response
+      } catch (error) {
+        span.http({ method: request.method, url: request.url })
+        throw error
+      }
+    })
+  }
+
+  const plugin = new Elysia({ name: 'xray' }).onError({ as: 'global' }, function rememberErrorForTrace({ error }) {
+    const store = current()
+    if (store) store.error = error
+  })
+
+  return {
+    async around(request, clientIp, next) {
+      const url = new URL(request.url)
+      const incoming = parseTraceHeader(request.headers.get('x-amzn-trace-id'))
+      let sampled: boolean
+      if (incoming?.sampled === '1') sampled = true
+      else if (incoming?.sampled === '0') sampled = false
+      else if (
+        skipHealth &&
+        (url.pathname.startsWith('/usermgmt/health') || url.pathname.startsWith('/notification/health'))
+      )
+        sampled = false
+      else
+        sampled = shouldSample({
+          host: url.host,
+          method: request.method,
+          path: url.pathname,
+          serviceName: config.tracingName,
+        })
+      const answerHeaders = (response: Response, traceId: string) => {
+        const value = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
+        try {
+          response.headers.set('x-amzn-trace-id', value)
+          return response
+        } catch {
+          const copy = new Response(response.body, response)
+          copy.headers.set('x-amzn-trace-id', value)
+          return copy
+        }
+      }
+      if (!sampled) {
+        const traceId = incoming?.root ?? newTraceId()
+        const context: TraceContext = {
+          traceId,
+          sampled: false,
+          parentId: incoming?.parent,
+          segment: undefined,
+          entity: undefined,
+        }
+        return answerHeaders(await storage.run(context, () => next(request)), traceId)
+      }
+      const segment = newSegment(config.tracingName, incoming?.root, incoming?.parent)
+      routeSegment(segment, send)
+      const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim()
+      const record = segment as unknown as Record<string, unknown>
+      record['http'] = {
+        request: {
+          method: request.method,
+          url: clip(stripQuery(request.url)),
+          ...(forwarded
+            ? { client_ip: clip(forwarded), x_forwarded_for: true }
+            : clientIp
+              ? { client_ip: clientIp }
+              : {}),
+          ...(request.headers.get('user-agent') ? { user_agent: clip(request.headers.get('user-agent') ?? '') } : {}),
+        },
+      }
+      const context: TraceContext = {
+        traceId: segment.trace_id,
+        sampled: true,
+        parentId: incoming?.parent,
+        segment,
+        entity: segment,
+      }
+      let response: Response
+      try {
+        response = await storage.run(context, () => next(request))
+      } catch (error) {
+        segment.addError(error instanceof Error ? error : String(error))
+        sanitizeCause(segment)
+        segment.close()
+        throw error
+      }
+      const length = response.headers.get('content-length')
+      ;(record['http'] as Record<string, unknown>)['response'] = {
+        status: response.status,
+        ...(length === null ? {} : { content_length: Number(length) }),
+      }
+      flagStatus(segment, response.status)
+      if (response.status >= 500 && context.error !== undefined) {
+        const error = context.error
+        segment.addError(error instanceof Error ? error : String(error))
+        sanitizeCause(segment)
+      }
+      segment.close()
+      return answerHeaders(response, segment.trace_id)
+    },
+    plugin,
+    fetch: tracedFetch,
+    trace,
+    currentTraceHeader() {
+      const store = current()
+      if (!store) return undefined
+      return formatTraceHeader(store.traceId, store.entity?.id ?? store.parentId, store.sampled)
+    },
+    continueTrace(header, work) {
+      const parsed = parseTraceHeader(header)
+      if (!parsed) return storage.run(untracedMarker, work)
+      const context: TraceContext = {
+        traceId: parsed.root,
+        sampled: parsed.sampled === '1',
+        parentId: parsed.parent,
+        segment: undefined,
+        entity: undefined,
+      }
+      return storage.run(context, work)
+    },
+    untraced: (work) => storage.run(untracedMarker, work),
+    logFields() {
+      const store = current()
+      return store ? { traceId: store.traceId } : undefined
+    },
+    async close() {
+      await sink.close()
+    },
+  }
+}
+
+/** Tracing switched off (AWS_XRAY_SDK_ENABLED=false): the same interface, doing nothing. */
+export function createDisabledTracer(): Tracer {
+  const noSpan = spanFor(undefined)
+  return {
+    around: (request, _clientIp, next) => next(request),
+    plugin: new Elysia({ name: 'xray' }),
+    fetch: (input, init) => fetch(toRequest(input, init)),
+    trace: (_kind, _name, work) => work(noSpan),
+    currentTraceHeader: () => undefined,
+    continueTrace: (_header, work) => work(),
+    untraced: (work) => work(),
+    logFields: () => undefined,
+    close: async () => {},
+  }
+}
+
+/** The tracer a role's configuration asks for: off when AWS_XRAY_SDK_ENABLED=false. */
+export function tracerFromConfig(config: XrayConfig, log: Logger, version: string): Tracer {
+  return config.enabled
+    ? createTracer({ config, log: log.child({ component: 'xray' }), version })
+    : createDisabledTracer()
+}
