@@ -1,11 +1,16 @@
 // A request-by-request run of ../shared/reference/api-contract.md against the compiled binary: usermgmt on
 // real MariaDB, notification on a real SMTP server with STARTTLS and AUTH, talking over real sockets.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { type MailSink, startMailSink } from '../services/console'
 import {
   type AppProcess,
   createTestDatabase,
+  type FakeDaemon,
   spawnApp,
+  startFakeDaemon,
   type TestDatabase,
   testCertificate,
   testServer,
@@ -17,6 +22,8 @@ const timestampPattern = /^\d{2}-\d{2}-\d{4} \d{2}:\d{2}:\d{2}$/
 
 let testDb: TestDatabase
 let sink: MailSink
+let daemon: FakeDaemon
+let rulesFile = ''
 let notification: AppProcess
 let usermgmt: AppProcess
 let notificationPort = 0
@@ -31,6 +38,8 @@ function notificationEnv(port: number): Record<string, string> {
     AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
     AWS_XRAY_TRACING_NAME: 'V1-Notification-Microservice',
     NODE_EXTRA_CA_CERTS: testCertificate().certFile,
+    AWS_XRAY_DAEMON_ADDRESS: daemon.address,
+    AWS_XRAY_SAMPLING_RULES: rulesFile,
     PORT_FOR_TEST: String(port),
   }
 }
@@ -43,6 +52,10 @@ async function startNotificationBinary(port: number): Promise<AppProcess> {
 }
 
 beforeAll(async () => {
+  // Every request of the run is traced, and every datagram checked against the segment schema at the end.
+  daemon = await startFakeDaemon()
+  rulesFile = join(mkdtempSync(join(tmpdir(), 'rules-')), 'sampling.json')
+  writeFileSync(rulesFile, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
   testDb = await createTestDatabase()
   const { key, cert } = testCertificate()
   sink = await startMailSink({ port: 0, tls: { key, cert }, auth: smtp })
@@ -56,7 +69,8 @@ beforeAll(async () => {
     NOTIFICATION_SERVICE_HOST: '127.0.0.1',
     NOTIFICATION_SERVICE_PORT: String(notificationPort),
     AWS_XRAY_TRACING_NAME: 'User-Management-Microservice',
-    AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
+    AWS_XRAY_DAEMON_ADDRESS: daemon.address,
+    AWS_XRAY_SAMPLING_RULES: rulesFile,
     AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
   })
   const line = await usermgmt.waitForLog((l) => l['message'] === 'usermgmt listening')
@@ -70,6 +84,7 @@ afterAll(async () => {
   await Promise.all([usermgmt.exited, notification.exited])
   await sink.stop()
   await testDb.drop()
+  daemon.close()
 })
 
 const bob = {
@@ -399,6 +414,14 @@ describe('calls to the notification service', () => {
     const mails = await sink.waitFor(before + 1)
     expect(mails.at(-1)?.envelopeTo).toEqual(['frank@example.com'])
     expect(mails.at(-1)?.text.trim()).toBe('Hello Frank, your stack simplify account is created successfully!')
+  })
+
+  test('every segment both binaries sent during the run is valid against the X-Ray schema, with no secret in it', () => {
+    expect(daemon.datagrams.length).toBeGreaterThan(30)
+    expect(daemon.invalid).toEqual([])
+    const sent = daemon.datagrams.map((d) => d.raw).join('\n')
+    expect(sent).not.toContain(smtp.pass)
+    expect(sent).not.toContain('Passw0rd!')
   })
 
   test('no secret appears in either service log', () => {

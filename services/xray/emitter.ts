@@ -6,6 +6,7 @@ import type { HostPort, Logger } from '../platform'
 export const maxDatagramBytes = 63 * 1024
 
 const header = '{"format":"json","version":1}\n'
+const burst = 64
 
 export interface EmitterStats {
   readonly sent: number
@@ -47,7 +48,7 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   let ip: string | undefined = isIP(address.host) ? address.host : undefined
   let socket: UdpSocket | undefined
   let opening: Promise<void> | undefined
-  let queue: string[] = []
+  const queue: string[] = []
   let scheduled = false
   let closed = false
   let sent = 0
@@ -91,8 +92,12 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
     scheduled = false
     if (queue.length === 0) return
     if (!socket) await open()
-    const batch = queue
-    queue = []
+    // A burst larger than a receive buffer holds would be dropped by the kernel: send it over several turns.
+    const batch = queue.splice(0, burst)
+    if (queue.length > 0 && !scheduled) {
+      scheduled = true
+      setImmediate(() => void flush())
+    }
     if (!socket || ip === undefined) {
       dropped += batch.length
       return

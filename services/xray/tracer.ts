@@ -229,7 +229,8 @@ export function createTracer(options: TracerOptions): Tracer {
     splitAndSend(document)
   }
 
-  // A segment too big for one datagram goes out as its subsegments, each an independent document.
+  // A segment too big for one datagram keeps the subsegments that fit; the rest go out as independent
+  // subsegment documents (type, trace_id, parent_id), which the daemon and X-Ray join back into the trace.
   const splitAndSend = (document: string) => {
     const parsed = JSON.parse(document) as {
       trace_id?: string
@@ -238,9 +239,22 @@ export function createTracer(options: TracerOptions): Tracer {
     } & Record<string, unknown>
     const traceId = parsed.trace_id ?? ''
     const children = parsed.subsegments ?? []
-    delete parsed.subsegments
-    sink.send(JSON.stringify(parsed).slice(0, maxDatagramBytes))
+    const kept: Record<string, unknown>[] = []
+    let size = JSON.stringify({ ...parsed, subsegments: [] }).length
+    const overflow: Record<string, unknown>[] = []
     for (const child of children) {
+      const childSize = JSON.stringify(child).length + 1
+      if (overflow.length === 0 && size + childSize <= maxDatagramBytes) {
+        kept.push(child)
+        size += childSize
+      } else {
+        overflow.push(child)
+      }
+    }
+    parsed.subsegments = kept
+    if (kept.length === 0) delete parsed.subsegments
+    sink.send(JSON.stringify(parsed))
+    for (const child of overflow) {
       const independent = JSON.stringify({ ...child, type: 'subsegment', trace_id: traceId, parent_id: parsed.id })
       if (independent.length <= maxDatagramBytes) sink.send(independent)
       else log.warn('dropping a subsegment larger than a datagram', { bytes: independent.length })
@@ -383,6 +397,12 @@ export function createTracer(options: TracerOptions): Tracer {
       let response: Response
       try {
         response = await storage.run(context, () => next(request))
+        if (response.headers.get('content-length') === null && response.body !== null) {
+          // Sampled requests only: buffer the (small, never streamed) body to report content_length.
+          const body = await response.arrayBuffer()
+          response = new Response(body, response)
+          response.headers.set('content-length', String(body.byteLength))
+        }
       } catch (error) {
         segment.addError(error instanceof Error ? error : String(error))
         sanitizeCause(segment)

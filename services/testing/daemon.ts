@@ -1,0 +1,118 @@
+import Ajv from 'ajv-draft-04'
+import schema from './segment-document-schema-v1.0.0.json' with { type: 'json' }
+
+export interface SegmentDocument {
+  readonly id: string
+  readonly name: string
+  readonly trace_id?: string
+  readonly parent_id?: string
+  readonly type?: string
+  readonly start_time: number
+  readonly end_time?: number
+  readonly namespace?: string
+  readonly http?: {
+    request?: { method?: string; url?: string; client_ip?: string; user_agent?: string; x_forwarded_for?: boolean }
+    response?: { status?: number; content_length?: number }
+  }
+  readonly sql?: Record<string, unknown>
+  readonly annotations?: Record<string, unknown>
+  readonly error?: boolean
+  readonly fault?: boolean
+  readonly throttle?: boolean
+  readonly cause?: { exceptions?: { message?: string }[] }
+  readonly traced?: boolean
+  readonly subsegments?: SegmentDocument[]
+  readonly [key: string]: unknown
+}
+
+export interface Datagram {
+  readonly bytes: number
+  readonly raw: string
+  readonly document: SegmentDocument
+}
+
+export interface FakeDaemon {
+  readonly port: number
+  readonly address: string
+  readonly datagrams: readonly Datagram[]
+  /** Datagrams whose header or document did not validate, with the reasons. */
+  readonly invalid: readonly { raw: string; errors: string }[]
+  /** Resolves with every document received once `check` holds for the list. */
+  waitFor(check: (documents: readonly SegmentDocument[]) => boolean): Promise<readonly SegmentDocument[]>
+  clear(): void
+  close(): void
+  [Symbol.dispose](): void
+}
+
+const ajv = new Ajv({ allErrors: true, strict: false })
+const validate = ajv.compile(schema)
+
+/** Every subsegment in a document, nested ones included. */
+export function allSubsegments(document: SegmentDocument): SegmentDocument[] {
+  const out: SegmentDocument[] = []
+  const walk = (entity: SegmentDocument) => {
+    for (const child of entity.subsegments ?? []) {
+      out.push(child)
+      walk(child)
+    }
+  }
+  walk(document)
+  return out
+}
+
+/** A real UDP socket standing in for the X-Ray daemon; validates every datagram against the official schema. */
+export async function startFakeDaemon(): Promise<FakeDaemon> {
+  const datagrams: Datagram[] = []
+  const invalid: { raw: string; errors: string }[] = []
+  const waiters: {
+    check: (documents: readonly SegmentDocument[]) => boolean
+    resolve: (d: readonly SegmentDocument[]) => void
+  }[] = []
+  const documents = () => datagrams.map((d) => d.document)
+  const socket = await Bun.udpSocket({
+    hostname: '127.0.0.1',
+    port: 0,
+    socket: {
+      data(_socket, buffer) {
+        const raw = buffer.toString()
+        const newline = raw.indexOf('\n')
+        const header = newline < 0 ? '' : raw.slice(0, newline)
+        if (header !== '{"format":"json","version":1}') {
+          invalid.push({ raw, errors: `bad header ${JSON.stringify(header)}` })
+          return
+        }
+        let document: SegmentDocument
+        try {
+          document = JSON.parse(raw.slice(newline + 1)) as SegmentDocument
+        } catch (error) {
+          invalid.push({ raw, errors: String(error) })
+          return
+        }
+        if (!validate(document)) invalid.push({ raw, errors: ajv.errorsText(validate.errors) })
+        datagrams.push({ bytes: buffer.byteLength, raw, document })
+        for (const waiter of [...waiters]) {
+          if (waiter.check(documents())) {
+            waiters.splice(waiters.indexOf(waiter), 1)
+            waiter.resolve(documents())
+          }
+        }
+      },
+    },
+  })
+  const close = () => socket.close()
+  return {
+    port: socket.port,
+    address: `127.0.0.1:${socket.port}`,
+    datagrams,
+    invalid,
+    waitFor(check) {
+      if (check(documents())) return Promise.resolve(documents())
+      return new Promise((resolve) => waiters.push({ check, resolve }))
+    },
+    clear() {
+      datagrams.length = 0
+    },
+    close,
+    [Symbol.dispose]: close,
+  }
+}

@@ -1,0 +1,334 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Elysia } from 'elysia'
+import { AppError, createServiceApp, startHttpServer, type XrayConfig } from '../platform'
+import { allSubsegments, captureLog, type FakeDaemon, type SegmentDocument, startFakeDaemon } from '../testing'
+import { createTracer, loadSamplingRules, type SamplingRules, type Tracer, TracingConfigError } from '.'
+
+const everything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
+
+function xrayConfig(daemon: FakeDaemon | { port: number }, overrides: Partial<XrayConfig> = {}): XrayConfig {
+  const address = { host: '127.0.0.1', port: daemon.port }
+  return {
+    enabled: true,
+    tracingName: 'Test-Service',
+    daemonUdp: address,
+    daemonTcp: address,
+    contextMissing: 'LOG_ERROR',
+    collectSqlQueries: false,
+    samplingRulesFile: undefined,
+    ...overrides,
+  }
+}
+
+let daemon: FakeDaemon
+beforeAll(async () => {
+  daemon = await startFakeDaemon()
+})
+afterAll(() => {
+  expect(daemon.invalid).toEqual([])
+  daemon.close()
+})
+
+/** A tiny traced service: routes that exercise awaits, timers, parallel branches, errors and status codes. */
+function startTraced(tracer: Tracer) {
+  const { log } = captureLog()
+  const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
+    new Elysia()
+      .get('/work/:n', async ({ params }) => {
+        const n = Number(params.n)
+        await tracer.trace('http', `first-${n}`, async () => {
+          await Bun.sleep(1)
+        })
+        await new Promise<void>((resolve) =>
+          setTimeout(() => void tracer.trace('sql', `timer-${n}`, async () => {}).then(resolve), 1),
+        )
+        await Promise.all([
+          tracer.trace('http', `left-${n}`, () => Bun.sleep(2)),
+          tracer.trace('http', `right-${n}`, () => Promise.resolve().then(() => Bun.sleep(1))),
+        ])
+        return new Response(String(n))
+      })
+      .get('/boom', () => {
+        throw new Error('kaboom')
+      })
+      .get('/busy', () => new Response('slow down', { status: 429 }))
+      .get('/gone', () => {
+        throw new AppError('not_found', 'nothing here')
+      })
+      .get('/big', async () => {
+        for (let i = 0; i < 400; i++) {
+          await tracer.trace('http', `call-${i}-${'x'.repeat(120)}`, async (span) => {
+            span.annotate('index', i)
+          })
+        }
+        return new Response('big')
+      }),
+  )
+  return startHttpServer(app, { port: 0, hostname: '127.0.0.1', log, around: tracer.around })
+}
+
+describe('segments for requests', () => {
+  let tracer: Tracer
+  let server: ReturnType<typeof startTraced>
+  beforeAll(() => {
+    tracer = createTracer({
+      config: xrayConfig(daemon),
+      log: captureLog().log,
+      samplingRules: everything,
+      centralizedSampling: false,
+    })
+    server = startTraced(tracer)
+  })
+  afterAll(async () => {
+    await server.stop()
+    await tracer.close()
+  })
+
+  const segmentOf = async (traceId: string) =>
+    (await daemon.waitFor((docs) => docs.some((d) => d.trace_id === traceId && d.type === undefined))).find(
+      (d) => d.trace_id === traceId && d.type === undefined,
+    ) as SegmentDocument
+
+  const rootOf = (response: Response) => /Root=([^;]+)/.exec(response.headers.get('x-amzn-trace-id') ?? '')?.[1] ?? ''
+
+  test('keeps each request in its own segment across awaits, timers and parallel branches, 50 at a time', async () => {
+    const responses = await Promise.all(Array.from({ length: 50 }, (_, n) => fetch(`${server.url}/work/${n}`)))
+    for (const [n, response] of responses.entries()) {
+      expect(await response.text()).toBe(String(n))
+      const segment = await segmentOf(rootOf(response))
+      expect(segment.name).toBe('Test-Service')
+      expect(segment.subsegments?.map((s) => s.name).sort()).toEqual([
+        `first-${n}`,
+        `left-${n}`,
+        `right-${n}`,
+        `timer-${n}`,
+      ])
+      for (const sub of segment.subsegments ?? []) {
+        expect(sub.namespace).toBe('remote')
+        expect(sub.end_time).toBeGreaterThanOrEqual(sub.start_time)
+      }
+    }
+  })
+
+  test('records the http block, client ip from X-Forwarded-For, and no query string', async () => {
+    const response = await fetch(`${server.url}/work/7?token=secret`, {
+      headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'user-agent': 'course-client/1.0' },
+    })
+    const segment = await segmentOf(rootOf(response))
+    expect(segment.http).toEqual({
+      request: {
+        method: 'GET',
+        url: `${server.url}/work/7`,
+        client_ip: '203.0.113.9',
+        x_forwarded_for: true,
+        user_agent: 'course-client/1.0',
+      },
+      response: { status: 200, content_length: 1 },
+    })
+    expect(JSON.stringify(segment)).not.toContain('secret')
+  })
+
+  test('flags 4xx as error, 429 as throttle, 5xx as fault with the exception as cause', async () => {
+    const gone = await segmentOf(rootOf(await fetch(`${server.url}/gone`)))
+    expect([gone.error, gone.fault, gone.throttle]).toEqual([true, undefined, undefined])
+    const busy = await segmentOf(rootOf(await fetch(`${server.url}/busy`)))
+    expect([busy.error, busy.throttle, busy.fault]).toEqual([true, true, undefined])
+    const boom = await fetch(`${server.url}/boom`)
+    expect(boom.status).toBe(500)
+    const faulted = await segmentOf(rootOf(boom))
+    expect(faulted.fault).toBe(true)
+    expect(faulted.cause?.exceptions?.[0]?.message).toBe('kaboom')
+  })
+
+  test('continues an incoming trace: Parent kept, Sampled=1 traced, Sampled=0 not, ? decided and answered', async () => {
+    const root = '1-6b000000-0123456789abcdef01234567'
+    const withParent = await fetch(`${server.url}/work/1`, {
+      headers: { 'x-amzn-trace-id': `Root=${root};Parent=53995c3f42cd8ad8;Sampled=1` },
+    })
+    expect(withParent.headers.get('x-amzn-trace-id')).toBe(`Root=${root}`)
+    const continued = await segmentOf(root)
+    expect(continued.parent_id).toBe('53995c3f42cd8ad8')
+
+    // The ALB sends Root (and Self) without Parent: the Root must be continued, not replaced.
+    const albRoot = '1-6b000001-0123456789abcdef01234567'
+    const alb = await fetch(`${server.url}/work/2`, {
+      headers: { 'x-amzn-trace-id': `Self=1-6b000001-aaaaaaaaaaaaaaaaaaaaaaaa;Root=${albRoot}` },
+    })
+    expect(alb.headers.get('x-amzn-trace-id')).toBe(`Root=${albRoot}`)
+    expect((await segmentOf(albRoot)).parent_id).toBeUndefined()
+
+    const askRoot = '1-6b000002-0123456789abcdef01234567'
+    const asked = await fetch(`${server.url}/work/3`, { headers: { 'x-amzn-trace-id': `Root=${askRoot};Sampled=?` } })
+    expect(asked.headers.get('x-amzn-trace-id')).toBe(`Root=${askRoot};Sampled=1`)
+
+    const offRoot = '1-6b000003-0123456789abcdef01234567'
+    daemon.clear()
+    const off = await fetch(`${server.url}/work/4`, { headers: { 'x-amzn-trace-id': `Root=${offRoot};Sampled=0` } })
+    expect(off.headers.get('x-amzn-trace-id')).toBe(`Root=${offRoot}`)
+    await fetch(`${server.url}/work/5`)
+    await daemon.waitFor((docs) => docs.length > 0)
+    expect(daemon.datagrams.some((d) => d.document.trace_id === offRoot)).toBe(false)
+  })
+
+  test.each([
+    'Root=garbage',
+    'Root=1-6b000000-xyz;Sampled=1',
+    ';;;',
+    'Root=1-6b000000-0123456789abcdef01234567;Parent=nothex',
+  ])(
+    'starts a new trace (or drops only the bad part) for the malformed header %p, never failing the request',
+    async (header) => {
+      const response = await fetch(`${server.url}/work/6`, { headers: { 'x-amzn-trace-id': header } })
+      expect(response.status).toBe(200)
+      const root = rootOf(response)
+      expect(root).toMatch(/^1-[0-9a-f]{8}-[0-9a-f]{24}$/)
+      const segment = await segmentOf(root)
+      expect(segment.parent_id).toBeUndefined()
+    },
+  )
+
+  test('splits a segment too big for one datagram into independent subsegments that stay in the trace', async () => {
+    const response = await fetch(`${server.url}/big`)
+    const root = rootOf(response)
+    const count = (docs: readonly SegmentDocument[]) =>
+      docs.filter((d) => d.trace_id === root && d.type === 'subsegment').length +
+      docs.filter((d) => d.trace_id === root && d.type === undefined).reduce((n, d) => n + allSubsegments(d).length, 0)
+    const documents = await daemon.waitFor((docs) => count(docs) >= 400)
+    const mine = daemon.datagrams.filter((d) => d.document.trace_id === root)
+    expect(mine.every((d) => d.bytes <= 64 * 1024)).toBe(true)
+    const segment = documents.find((d) => d.trace_id === root && d.type === undefined) as SegmentDocument
+    const independent = documents.filter((d) => d.trace_id === root && d.type === 'subsegment')
+    const embedded = allSubsegments(segment)
+    expect(independent.length + embedded.length).toBe(400)
+    for (const sub of independent) expect(sub.parent_id).toBe(segment.id)
+  })
+})
+
+describe('sampling', () => {
+  test('defaults to 1 a second then 5%, and never traces health checks', async () => {
+    const tracer = createTracer({ config: xrayConfig(daemon), log: captureLog().log, centralizedSampling: false })
+    let sampled = 0
+    const total = 4000
+    for (let i = 0; i < total; i++) {
+      const response = await tracer.around(new Request('http://svc/usermgmt/users'), undefined, async () => {
+        if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) sampled++
+        return new Response('ok')
+      })
+      expect(response.status).toBe(200)
+    }
+    // fixed_target 1 per second (the loop spans a second or two) plus 5% of the rest: expect about 200.
+    expect(sampled).toBeGreaterThan(total * 0.05 - 70)
+    expect(sampled).toBeLessThan(total * 0.05 + 75)
+    let health = 0
+    for (let i = 0; i < 500; i++) {
+      await tracer.around(new Request('http://svc/usermgmt/health-status'), undefined, async () => {
+        if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) health++
+        return new Response('ok')
+      })
+    }
+    expect(health).toBe(0)
+    await tracer.close()
+  })
+
+  test('honours a local rules file, and rejects a malformed one with one clear message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rules-'))
+    const file = join(dir, 'rules.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 2,
+        rules: [{ host: '*', http_method: 'GET', url_path: '/traced/*', fixed_target: 0, rate: 1 }],
+        default: { fixed_target: 0, rate: 0 },
+      }),
+    )
+    const tracer = createTracer({
+      config: xrayConfig(daemon, { samplingRulesFile: file }),
+      log: captureLog().log,
+      centralizedSampling: false,
+    })
+    const decide = async (path: string) => {
+      let decision = false
+      await tracer.around(new Request(`http://svc${path}`), undefined, async () => {
+        decision = tracer.currentTraceHeader()?.endsWith('Sampled=1') ?? false
+        return new Response('ok')
+      })
+      return decision
+    }
+    expect(await decide('/traced/a')).toBe(true)
+    expect(await decide('/other')).toBe(false)
+    await tracer.close()
+    writeFileSync(file, JSON.stringify({ version: 2, default: { fixed_target: 1, rate: 5 } }))
+    expect(() => loadSamplingRules(file)).toThrow(TracingConfigError)
+    expect(() => loadSamplingRules(join(dir, 'missing.json'))).toThrow(/AWS_XRAY_SAMPLING_RULES: cannot read/)
+  })
+})
+
+describe('context missing and unreachable daemons', () => {
+  test('LOG_ERROR logs, RUNTIME_ERROR throws, IGNORE_ERROR is silent, and the work still runs', async () => {
+    for (const strategy of ['LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR'] as const) {
+      const captured = captureLog()
+      const tracer = createTracer({
+        config: xrayConfig(daemon, { contextMissing: strategy }),
+        log: captured.log,
+        samplingRules: everything,
+        centralizedSampling: false,
+      })
+      const work = tracer.trace('sql', 'db@host', async () => 'done')
+      if (strategy === 'RUNTIME_ERROR') await expect(work).rejects.toThrow('X-Ray context missing for sql db@host')
+      else expect(await work).toBe('done')
+      const logged = captured.lines.filter(
+        (l) => l['message'] === 'X-Ray context missing: traced call outside a request',
+      )
+      expect(logged.length).toBe(strategy === 'LOG_ERROR' ? 1 : 0)
+      expect(await tracer.untraced(() => tracer.trace('sql', 'db@host', async () => 'quiet'))).toBe('quiet')
+      await tracer.close()
+    }
+  })
+
+  test.each([
+    ['nothing listens on the port', { host: '127.0.0.1', port: 9 }],
+    ['the name does not resolve', { host: 'no-such-daemon.invalid', port: 2000 }],
+  ])('every request still succeeds when %s', async (_why, address) => {
+    const captured = captureLog()
+    const tracer = createTracer({
+      config: { ...xrayConfig(daemon), daemonUdp: address, daemonTcp: address },
+      log: captured.log,
+      samplingRules: everything,
+      centralizedSampling: false,
+    })
+    const server = startTraced(tracer)
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, (_, n) => fetch(`${server.url}/work/${n}`).then((r) => r.status)),
+      )
+      expect(statuses.every((s) => s === 200)).toBe(true)
+    } finally {
+      await server.stop()
+      await tracer.close()
+    }
+  })
+
+  test('every log line written while handling a request carries its trace id', async () => {
+    const captured = captureLog()
+    const tracer = createTracer({
+      config: xrayConfig(daemon),
+      log: captured.log,
+      samplingRules: everything,
+      centralizedSampling: false,
+    })
+    const log = captured.log.withContext(tracer.logFields)
+    const response = await tracer.around(new Request('http://svc/x'), undefined, async () => {
+      await Bun.sleep(1)
+      log.info('inside')
+      return new Response('ok')
+    })
+    log.info('outside')
+    const root = /Root=([^;]+)/.exec(response.headers.get('x-amzn-trace-id') ?? '')?.[1]
+    expect(captured.lines.find((l) => l['message'] === 'inside')?.['traceId']).toBe(root)
+    expect(captured.lines.find((l) => l['message'] === 'outside')?.['traceId']).toBeUndefined()
+    await tracer.close()
+  })
+})
