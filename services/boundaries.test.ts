@@ -40,7 +40,7 @@ const vendorOwners: Record<string, readonly string[]> = {
   nodemailer: ['services/notification/mailer.ts'],
   'aws-xray-sdk-core': ['services/xray/'],
   cdk8s: ['manifests/'],
-  mysql2: ['services/usermgmt/db.ts', 'services/testing/'],
+  mysql2: ['services/usermgmt/db.ts', 'services/testing/', 'scripts/'],
   'smtp-server': ['services/console/mail-sink.ts'],
 }
 

@@ -1,6 +1,6 @@
 import { hostname, networkInterfaces } from 'node:os'
 import { Elysia } from 'elysia'
-import { type Logger, readJson, text, validateBody, validateParam } from '../platform'
+import { empty, json, type Logger, readJson, text, validateBody, validateParam } from '../platform'
 import { createIdempotencyCache } from './idempotency'
 import type { Mailer } from './mailer'
 import { idempotencyKey, notificationRequest, uniqueAddresses } from './schemas'
@@ -37,7 +37,7 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
       ),
     )
     .get('/xray', () =>
-      Response.json({
+      json({
         applicationname: 'Notification Microservice',
         appversion: appVersion,
         message: 'Enabled AWS XRay',
@@ -63,6 +63,6 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
         })
       })
       if (outcome === 'replayed') log.info('mail already sent for this idempotency key; not sending again')
-      return new Response(null, { status: 200 })
+      return empty()
     })
 }

@@ -1,3 +1,5 @@
+import { json } from './responses'
+
 /** What went wrong, in terms that have an HTTP meaning. The only place that picks a status is `statusOf`. */
 export type ErrorKind =
   | 'not_found'
@@ -110,5 +112,5 @@ export function apiErrorBody(status: number, error: AppError, now = new Date()):
 /** The ApiError response for an AppError: the one place an error becomes HTTP. */
 export function apiErrorResponse(error: AppError): Response {
   const status = statusOf(error.kind)
-  return Response.json(apiErrorBody(status, error), { status, headers: { ...error.headers } })
+  return json(apiErrorBody(status, error), { status, headers: { ...error.headers } })
 }

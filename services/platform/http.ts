@@ -70,10 +70,6 @@ export function validateParam<TSchema extends z.ZodType>(
   return parsed[name] as z.infer<TSchema>
 }
 
-export function text(body: string, status = 200): Response {
-  return new Response(body, { status, headers: { 'content-type': 'text/plain;charset=UTF-8' } })
-}
-
 function routePattern(path: string): RegExp {
   const escaped = path
     .split('/')

@@ -27,8 +27,9 @@ export {
   type SubError,
   statusOf,
 } from './errors'
-export { createServiceApp, readJson, text, validateBody, validateParam } from './http'
+export { createServiceApp, readJson, validateBody, validateParam } from './http'
 export { type Stoppable, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
+export { empty, json, text } from './responses'
 export { Secret } from './secret'
 export { type HttpServer, maxBodyBytes, startHttpServer } from './server'

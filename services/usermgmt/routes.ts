@@ -1,5 +1,5 @@
 import { Elysia } from 'elysia'
-import { AppError, readJson, text, validateBody, validateParam } from '../platform'
+import { AppError, empty, json, readJson, text, validateBody, validateParam } from '../platform'
 import type { UsermgmtDatabase } from './db'
 import type { NotificationClient } from './notification-client'
 import type { OutboxDeliverer, OutboxStats } from './outbox'
@@ -22,10 +22,6 @@ export interface UsermgmtRouteDeps {
 }
 
 const healthText = 'User Management Service UP and RUNNING - V1'
-
-function empty(): Response {
-  return new Response(null, { status: 200 })
-}
 
 async function probeDatabase(database: UsermgmtDatabase): Promise<{ up: boolean; error?: string }> {
   try {
@@ -52,8 +48,8 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
     .onBeforeHandle({ as: 'local' }, function requireMigratedSchema() {
       requireSchema()
     })
-    .get('/users', () => listUsers(db))
-    .get('/user/:username', ({ params }) => getUser(db, param(params.username)))
+    .get('/users', async () => json(await listUsers(db)))
+    .get('/user/:username', async ({ params }) => json(await getUser(db, param(params.username))))
     .post('/user', async ({ request }) => {
       const user = validateBody(newUser, await readJson(request), 'user')
       if (!isValidPassword(user.password)) throw new AppError('invalid', 'User Password is invalid')
@@ -91,7 +87,7 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
         }))
       }
       const up = probe.up && schema.ready
-      return Response.json(
+      return json(
         {
           status: up ? 'UP' : 'DOWN',
           database: {
@@ -107,6 +103,6 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
     })
     .get('/notification-health-status', async () => text(await notifications.healthStatus()))
     .get('/notification-service-info', async () => text(await notifications.info()))
-    .get('/notification-xray', async () => Response.json(await notifications.xray()))
+    .get('/notification-xray', async () => json(await notifications.xray()))
     .use(data)
 }

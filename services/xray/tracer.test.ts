@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
-import { AppError, createServiceApp, startHttpServer, type XrayConfig } from '../platform'
+import { AppError, createServiceApp, startHttpServer, text, type XrayConfig } from '../platform'
 import { allSubsegments, captureLog, type FakeDaemon, type SegmentDocument, startFakeDaemon } from '../testing'
 import { createTracer, loadSamplingRules, type SamplingRules, type Tracer, TracingConfigError } from '.'
 
@@ -49,7 +49,7 @@ function startTraced(tracer: Tracer) {
           tracer.trace('http', `left-${n}`, () => Bun.sleep(2)),
           tracer.trace('http', `right-${n}`, () => Promise.resolve().then(() => Bun.sleep(1))),
         ])
-        return new Response(String(n))
+        return text(String(n))
       })
       .get('/boom', () => {
         throw new Error('kaboom')
@@ -213,10 +213,14 @@ describe('sampling', () => {
     let sampled = 0
     const total = 4000
     for (let i = 0; i < total; i++) {
-      const response = await tracer.around(new Request('http://svc/usermgmt/users'), undefined, async () => {
-        if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) sampled++
-        return new Response('ok')
-      })
+      const response = await tracer.around(
+        new Request('http://svc/usermgmt/users'),
+        () => undefined,
+        async () => {
+          if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) sampled++
+          return new Response('ok')
+        },
+      )
       expect(response.status).toBe(200)
     }
     // fixed_target 1 per second (the loop spans a second or two) plus 5% of the rest: expect about 200.
@@ -224,10 +228,14 @@ describe('sampling', () => {
     expect(sampled).toBeLessThan(total * 0.05 + 75)
     let health = 0
     for (let i = 0; i < 500; i++) {
-      await tracer.around(new Request('http://svc/usermgmt/health-status'), undefined, async () => {
-        if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) health++
-        return new Response('ok')
-      })
+      await tracer.around(
+        new Request('http://svc/usermgmt/health-status'),
+        () => undefined,
+        async () => {
+          if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) health++
+          return new Response('ok')
+        },
+      )
     }
     expect(health).toBe(0)
     await tracer.close()
@@ -251,10 +259,14 @@ describe('sampling', () => {
     })
     const decide = async (path: string) => {
       let decision = false
-      await tracer.around(new Request(`http://svc${path}`), undefined, async () => {
-        decision = tracer.currentTraceHeader()?.endsWith('Sampled=1') ?? false
-        return new Response('ok')
-      })
+      await tracer.around(
+        new Request(`http://svc${path}`),
+        () => undefined,
+        async () => {
+          decision = tracer.currentTraceHeader()?.endsWith('Sampled=1') ?? false
+          return new Response('ok')
+        },
+      )
       return decision
     }
     expect(await decide('/traced/a')).toBe(true)
@@ -320,11 +332,15 @@ describe('context missing and unreachable daemons', () => {
       centralizedSampling: false,
     })
     const log = captured.log.withContext(tracer.logFields)
-    const response = await tracer.around(new Request('http://svc/x'), undefined, async () => {
-      await Bun.sleep(1)
-      log.info('inside')
-      return new Response('ok')
-    })
+    const response = await tracer.around(
+      new Request('http://svc/x'),
+      () => undefined,
+      async () => {
+        await Bun.sleep(1)
+        log.info('inside')
+        return new Response('ok')
+      },
+    )
     log.info('outside')
     const root = /Root=([^;]+)/.exec(response.headers.get('x-amzn-trace-id') ?? '')?.[1]
     expect(captured.lines.find((l) => l['message'] === 'inside')?.['traceId']).toBe(root)

@@ -3,25 +3,8 @@ import { readFileSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import type { LogFields, Logger, XrayConfig } from '../platform'
 import { createUdpEmitter, maxDatagramBytes, type SegmentSink } from './emitter'
-import {
-  causeTypeOf,
-  configureSampling,
-  formatDetached,
-  newDetachedSubsegment,
-  newEntityId,
-  newSegment,
-  newTraceId,
-  routeSegment,
-  type SamplingRules,
-  type SdkEntity,
-  type SdkSegment,
-  type SdkSubsegment,
-  samplingRules,
-  sanitizeCause,
-  setSamplingDaemon,
-  setServiceData,
-  shouldSample,
-} from './sdk'
+import { addCause, type EntityDocument, flagStatus, newEntityId, newTraceId, now, SegmentTree } from './model'
+import { configureSampling, type SamplingRules, samplingRules, setSamplingDaemon, shouldSample, useLogger } from './sdk'
 import { formatTraceHeader, parseTraceHeader } from './trace-header'
 
 /** What a subsegment stands for; each becomes a `namespace: remote` node on the service map. */
@@ -57,7 +40,7 @@ export interface Tracer {
   /** Runs one request inside its segment; the server calls this around its handler. */
   around(
     request: Request,
-    clientIp: string | undefined,
+    clientIp: () => string | undefined,
     next: (request: Request) => Promise<Response>,
   ): Promise<Response>
   /** An Elysia plugin that remembers a thrown error, so a 5xx segment carries it as its cause. */
@@ -81,8 +64,9 @@ interface TraceContext {
   readonly sampled: boolean
   /** The incoming Parent, or the detached parent when continuing a stored trace. */
   readonly parentId: string | undefined
-  readonly segment: SdkSegment | undefined
-  readonly entity: SdkEntity | undefined
+  /** The document tree being built, and where new subsegments go in it. */
+  readonly tree: SegmentTree | undefined
+  readonly entity: EntityDocument | undefined
   /** Set by the Elysia plugin when a handler throws. */
   error?: unknown
 }
@@ -139,6 +123,14 @@ export interface TracerOptions {
   readonly centralizedSampling?: boolean
   /** service.version on every segment. */
   readonly version?: string
+  /** On EKS: `aws.eks` and `origin: AWS::EKS::Container` on every segment (see eks.ts). */
+  readonly eks?: EksMetadata | undefined
+}
+
+export interface EksMetadata {
+  readonly cluster_name: string
+  readonly pod: string
+  readonly container_id: string
 }
 
 function toRequest(input: string | URL | Request, init?: RequestInit): Request {
@@ -154,22 +146,13 @@ function clip(text: string, max = 250): string {
   return text.length > max ? text.slice(0, max) : text
 }
 
-function flagStatus(entity: SdkEntity, status: number): void {
-  if (status === 429) entity.addThrottleFlag()
-  const cause = causeTypeOf(status)
-  if (cause === 'error') entity.addErrorFlag()
-  else if (cause === 'fault') entity.addFaultFlag()
-}
+const noSpan: Span = { id: undefined, http() {}, sql() {}, annotate() {}, fail() {} }
 
-function spanFor(entity: SdkEntity | undefined): Span {
-  if (!entity) {
-    return { id: undefined, http() {}, sql() {}, annotate() {}, fail() {} }
-  }
-  const record = entity as unknown as Record<string, unknown>
+function spanFor(entity: EntityDocument): Span {
   return {
     id: entity.id,
     http(request, response) {
-      record['http'] = {
+      entity.http = {
         request: { method: request.method, url: clip(stripQuery(request.url)) },
         ...(response
           ? {
@@ -180,11 +163,11 @@ function spanFor(entity: SdkEntity | undefined): Span {
             }
           : {}),
       }
-      record['traced'] = true
+      entity.traced = true
       if (response) flagStatus(entity, response.status)
     },
     sql(info) {
-      record['sql'] = {
+      entity.sql = {
         url: clip(info.url),
         database_type: info.databaseType,
         ...(info.databaseVersion ? { database_version: clip(info.databaseVersion) } : {}),
@@ -195,13 +178,24 @@ function spanFor(entity: SdkEntity | undefined): Span {
       }
     },
     annotate(key, value) {
-      if (/^[A-Za-z0-9_]{1,500}$/.test(key)) entity.addAnnotation(key, value)
+      if (!/^[A-Za-z0-9_]{1,500}$/.test(key)) return
+      entity.annotations ??= {}
+      entity.annotations[key] = typeof value === 'string' ? value.slice(0, 1000) : value
     },
     fail(error, remote) {
-      entity.addError(error instanceof Error || typeof error === 'string' ? error : String(error), remote)
-      sanitizeCause(entity)
+      addCause(entity, error, remote)
     },
   }
+}
+
+/** `host` and `path` of a request URL without building a URL object (this runs on every request). */
+function hostAndPath(url: string): { host: string; path: string } {
+  const hostStart = url.indexOf('//') + 2
+  let pathStart = url.indexOf('/', hostStart)
+  if (pathStart < 0) pathStart = url.length
+  let pathEnd = url.indexOf('?', pathStart)
+  if (pathEnd < 0) pathEnd = url.length
+  return { host: url.slice(hostStart, pathStart), path: url.slice(pathStart, pathEnd) || '/' }
 }
 
 /**
@@ -216,32 +210,27 @@ export function createTracer(options: TracerOptions): Tracer {
   const rules = config.samplingRulesFile
     ? loadSamplingRules(config.samplingRulesFile)
     : (options.samplingRules ?? defaultSamplingRules)
+  useLogger(log)
   setSamplingDaemon(config.daemonTcp.host, config.daemonTcp.port)
   configureSampling({ rules, centralized: options.centralizedSampling ?? true })
-  setServiceData(options.version ?? '0.0.0')
   const skipHealth = config.samplingRulesFile === undefined
+  const eks = options.eks
+  const service = { name: 'app', version: options.version ?? '0.0.0', runtime: 'bun', runtime_version: Bun.version }
+  const sdkData = { xray: { sdk: 'app X-Ray layer for Bun', sdk_version: options.version ?? '0.0.0' } }
 
-  const send = (document: string) => {
-    if (document.length <= maxDatagramBytes) {
-      sink.send(document)
-      return
-    }
-    splitAndSend(document)
+  const send = (document: EntityDocument) => {
+    const text = JSON.stringify(document)
+    if (text.length <= maxDatagramBytes) sink.send(text)
+    else splitAndSend(document)
   }
 
   // A segment too big for one datagram keeps the subsegments that fit; the rest go out as independent
   // subsegment documents (type, trace_id, parent_id), which the daemon and X-Ray join back into the trace.
-  const splitAndSend = (document: string) => {
-    const parsed = JSON.parse(document) as {
-      trace_id?: string
-      id: string
-      subsegments?: Record<string, unknown>[]
-    } & Record<string, unknown>
-    const traceId = parsed.trace_id ?? ''
-    const children = parsed.subsegments ?? []
-    const kept: Record<string, unknown>[] = []
-    let size = JSON.stringify({ ...parsed, subsegments: [] }).length
-    const overflow: Record<string, unknown>[] = []
+  const splitAndSend = (document: EntityDocument) => {
+    const children = document.subsegments ?? []
+    const kept: EntityDocument[] = []
+    const overflow: EntityDocument[] = []
+    let size = JSON.stringify({ ...document, subsegments: [] }).length
     for (const child of children) {
       const childSize = JSON.stringify(child).length + 1
       if (overflow.length === 0 && size + childSize <= maxDatagramBytes) {
@@ -251,11 +240,17 @@ export function createTracer(options: TracerOptions): Tracer {
         overflow.push(child)
       }
     }
-    parsed.subsegments = kept
-    if (kept.length === 0) delete parsed.subsegments
-    sink.send(JSON.stringify(parsed))
+    const head: EntityDocument = { ...document }
+    if (kept.length > 0) head.subsegments = kept
+    else delete head.subsegments
+    sink.send(JSON.stringify(head))
     for (const child of overflow) {
-      const independent = JSON.stringify({ ...child, type: 'subsegment', trace_id: traceId, parent_id: parsed.id })
+      const independent = JSON.stringify({
+        ...child,
+        type: 'subsegment',
+        trace_id: document.trace_id,
+        parent_id: document.id,
+      })
       if (independent.length <= maxDatagramBytes) sink.send(independent)
       else log.warn('dropping a subsegment larger than a datagram', { bytes: independent.length })
     }
@@ -263,8 +258,9 @@ export function createTracer(options: TracerOptions): Tracer {
 
   const contextMissing = (what: string) => {
     if (config.contextMissing === 'RUNTIME_ERROR') throw new Error(`X-Ray context missing for ${what}`)
-    if (config.contextMissing === 'LOG_ERROR')
+    if (config.contextMissing === 'LOG_ERROR') {
       log.error('X-Ray context missing: traced call outside a request', { call: what })
+    }
   }
 
   const current = (): TraceContext | undefined => {
@@ -276,39 +272,47 @@ export function createTracer(options: TracerOptions): Tracer {
     const store = storage.getStore()
     if (store === undefined) {
       contextMissing(`${kind} ${name}`)
-      return work(spanFor(undefined))
+      return work(noSpan)
     }
-    if (store === untracedMarker || !store.sampled) return work(spanFor(undefined))
-    let subsegment: SdkSubsegment
-    let detached = false
-    if (store.entity) {
-      subsegment = store.entity.addNewSubsegment(name)
+    if (store === untracedMarker || !store.sampled) return work(noSpan)
+    let tree = store.tree
+    let subsegment: EntityDocument
+    if (tree && store.entity) {
+      subsegment = tree.open(store.entity, name)
     } else {
-      subsegment = newDetachedSubsegment(name, store.traceId, store.parentId ?? newEntityId())
-      detached = true
+      // Continuing a trace whose segment is gone (sent long ago, or in another process): an independent subsegment.
+      subsegment = {
+        id: newEntityId(),
+        name,
+        start_time: now(),
+        in_progress: true,
+        namespace: 'remote',
+        type: 'subsegment',
+        trace_id: store.traceId,
+        parent_id: store.parentId ?? newEntityId(),
+      }
+      tree = new SegmentTree(subsegment, send)
     }
-    ;(subsegment as unknown as { namespace: string }).namespace = 'remote'
     const span = spanFor(subsegment)
     try {
-      return await storage.run({ ...store, entity: subsegment }, () => work(span))
+      return await storage.run({ ...store, tree, entity: subsegment }, () => work(span))
     } catch (error) {
-      if (!(subsegment as unknown as { fault?: boolean }).fault) span.fail(error, true)
+      if (!subsegment.fault) span.fail(error, true)
       throw error
     } finally {
-      subsegment.close()
-      if (detached) send(formatDetached(subsegment))
+      if (tree.document === subsegment) tree.end()
+      else tree.close(subsegment)
     }
   }
 
   const tracedFetch: FetchLike = async (input, init) => {
     const request = toRequest(input, init)
     const store = current()
-    const url = new URL(request.url)
     if (!store) {
-      if (storage.getStore() === undefined) contextMissing(`http ${url.hostname}`)
+      if (storage.getStore() === undefined) contextMissing(`http ${hostAndPath(request.url).host}`)
       return fetch(request)
     }
-    return trace('http', url.hostname, async (span) => {
+    return trace('http', new URL(request.url).hostname, async (span) => {
       request.headers.set('x-amzn-trace-id', formatTraceHeader(store.traceId, span.id ?? store.parentId, store.sampled))
       try {
         const response = await fetch(request)
@@ -332,96 +336,71 @@ export function createTracer(options: TracerOptions): Tracer {
 
   return {
     async around(request, clientIp, next) {
-      const url = new URL(request.url)
-      const incoming = parseTraceHeader(request.headers.get('x-amzn-trace-id'))
+      const traceHeader = request.headers.get('x-amzn-trace-id')
+      const incoming = traceHeader === null ? undefined : parseTraceHeader(traceHeader)
+      const { host, path } = hostAndPath(request.url)
       let sampled: boolean
       if (incoming?.sampled === '1') sampled = true
       else if (incoming?.sampled === '0') sampled = false
-      else if (
-        skipHealth &&
-        (url.pathname.startsWith('/usermgmt/health') || url.pathname.startsWith('/notification/health'))
-      )
+      else if (skipHealth && (path.startsWith('/usermgmt/health') || path.startsWith('/notification/health'))) {
         sampled = false
-      else
-        sampled = shouldSample({
-          host: url.host,
-          method: request.method,
-          path: url.pathname,
-          serviceName: config.tracingName,
-        })
-      const answerHeaders = (response: Response, traceId: string) => {
-        const value = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
-        try {
-          response.headers.set('x-amzn-trace-id', value)
-          return response
-        } catch {
-          const copy = new Response(response.body, response)
-          copy.headers.set('x-amzn-trace-id', value)
-          return copy
-        }
-      }
+      } else sampled = shouldSample({ host, method: request.method, path, serviceName: config.tracingName })
+      const traceId = incoming?.root ?? newTraceId()
+      const answer = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
       if (!sampled) {
-        const traceId = incoming?.root ?? newTraceId()
         const context: TraceContext = {
           traceId,
           sampled: false,
           parentId: incoming?.parent,
-          segment: undefined,
+          tree: undefined,
           entity: undefined,
         }
-        return answerHeaders(await storage.run(context, () => next(request)), traceId)
+        return withTraceHeader(await storage.run(context, () => next(request)), answer)
       }
-      const segment = newSegment(config.tracingName, incoming?.root, incoming?.parent)
-      routeSegment(segment, send)
-      const forwarded = request.headers.get('x-forwarded-for')?.split(',')[0]?.trim()
-      const record = segment as unknown as Record<string, unknown>
-      record['http'] = {
-        request: {
-          method: request.method,
-          url: clip(stripQuery(request.url)),
-          ...(forwarded
-            ? { client_ip: clip(forwarded), x_forwarded_for: true }
-            : clientIp
-              ? { client_ip: clientIp }
-              : {}),
-          ...(request.headers.get('user-agent') ? { user_agent: clip(request.headers.get('user-agent') ?? '') } : {}),
-        },
+      const forwarded = request.headers.get('x-forwarded-for')
+      const userAgent = request.headers.get('user-agent')
+      const httpRequest: Record<string, string | boolean> = {
+        method: request.method,
+        url: clip(stripQuery(request.url)),
       }
-      const context: TraceContext = {
-        traceId: segment.trace_id,
-        sampled: true,
-        parentId: incoming?.parent,
-        segment,
-        entity: segment,
+      if (forwarded) {
+        httpRequest['client_ip'] = clip(forwarded.split(',')[0]?.trim() ?? '')
+        httpRequest['x_forwarded_for'] = true
+      } else {
+        const peer = clientIp()
+        if (peer) httpRequest['client_ip'] = peer
       }
+      if (userAgent) httpRequest['user_agent'] = clip(userAgent)
+      const document: EntityDocument = {
+        trace_id: traceId,
+        id: newEntityId(),
+        name: config.tracingName,
+        start_time: now(),
+        in_progress: true,
+        ...(incoming?.parent ? { parent_id: incoming.parent } : {}),
+        ...(eks ? { origin: 'AWS::EKS::Container', aws: { ...sdkData, eks } } : { aws: sdkData }),
+        service,
+        http: { request: httpRequest },
+      }
+      const tree = new SegmentTree(document, send)
+      const context: TraceContext = { traceId, sampled: true, parentId: incoming?.parent, tree, entity: document }
       let response: Response
       try {
         response = await storage.run(context, () => next(request))
-        if (response.headers.get('content-length') === null && response.body !== null) {
-          // Sampled requests only: buffer the (small, never streamed) body to report content_length.
-          const body = await response.arrayBuffer()
-          response = new Response(body, response)
-          response.headers.set('content-length', String(body.byteLength))
-        }
       } catch (error) {
-        segment.addError(error instanceof Error ? error : String(error))
-        sanitizeCause(segment)
-        segment.close()
+        addCause(document, error, false)
+        tree.end()
         throw error
       }
       const length = response.headers.get('content-length')
-      ;(record['http'] as Record<string, unknown>)['response'] = {
-        status: response.status,
-        ...(length === null ? {} : { content_length: Number(length) }),
+      document.http = {
+        request: httpRequest,
+        response: { status: response.status, ...(length === null ? {} : { content_length: Number(length) }) },
       }
-      flagStatus(segment, response.status)
-      if (response.status >= 500 && context.error !== undefined) {
-        const error = context.error
-        segment.addError(error instanceof Error ? error : String(error))
-        sanitizeCause(segment)
-      }
-      segment.close()
-      return answerHeaders(response, segment.trace_id)
+      flagStatus(document, response.status)
+      if (response.status >= 500 && context.error !== undefined) addCause(document, context.error, false)
+      tree.end()
+      return withTraceHeader(response, answer)
     },
     plugin,
     fetch: tracedFetch,
@@ -438,7 +417,7 @@ export function createTracer(options: TracerOptions): Tracer {
         traceId: parsed.root,
         sampled: parsed.sampled === '1',
         parentId: parsed.parent,
-        segment: undefined,
+        tree: undefined,
         entity: undefined,
       }
       return storage.run(context, work)
@@ -454,9 +433,19 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 }
 
+function withTraceHeader(response: Response, value: string): Response {
+  try {
+    response.headers.set('x-amzn-trace-id', value)
+    return response
+  } catch {
+    const copy = new Response(response.body, response)
+    copy.headers.set('x-amzn-trace-id', value)
+    return copy
+  }
+}
+
 /** Tracing switched off (AWS_XRAY_SDK_ENABLED=false): the same interface, doing nothing. */
 export function createDisabledTracer(): Tracer {
-  const noSpan = spanFor(undefined)
   return {
     around: (request, _clientIp, next) => next(request),
     plugin: new Elysia({ name: 'xray' }),

@@ -1,0 +1,155 @@
+// The segment model and its serialization. Our own, not aws-xray-sdk-core's: measured here, the SDK's Segment
+// costs ~1.2 µs to build and ~3.1 µs to format (a copy plus a JSON replacer), against ~0.4 µs for these plain
+// objects and one JSON.stringify; at 100% sampling that difference alone decides the benchmark's targets.
+// The document shape follows the official schema (services/testing/segment-document-schema-v1.0.0.json).
+
+export interface ExceptionDocument {
+  id: string
+  message: string
+  type: string
+  remote?: boolean
+  stack?: { path: string; line: number; label: string }[]
+}
+
+export interface CauseDocument {
+  working_directory: string
+  exceptions: ExceptionDocument[]
+}
+
+export interface EntityDocument {
+  id: string
+  name: string
+  start_time: number
+  end_time?: number
+  in_progress?: boolean
+  namespace?: 'remote'
+  http?: {
+    request?: Record<string, string | boolean>
+    response?: { status: number; content_length?: number }
+  }
+  sql?: Record<string, string>
+  annotations?: Record<string, string | number | boolean>
+  error?: boolean
+  throttle?: boolean
+  fault?: boolean
+  cause?: CauseDocument
+  traced?: boolean
+  subsegments?: EntityDocument[]
+  // Only on segments and independent subsegments:
+  trace_id?: string
+  parent_id?: string
+  type?: 'subsegment'
+  origin?: string
+  aws?: Record<string, unknown>
+  service?: Record<string, string>
+}
+
+// Ids come from a pool of CSPRNG bytes refilled 4 KiB at a time: one getRandomValues call per ~300 ids.
+const pool = new Uint8Array(4096)
+let poolAt = pool.length
+const hex: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    crypto.getRandomValues(pool)
+    poolAt = 0
+  }
+  let out = ''
+  for (let i = 0; i < bytes; i++) out += hex[pool[poolAt + i] as number]
+  poolAt += bytes
+  return out
+}
+
+/** 16 hex digits. */
+export function newEntityId(): string {
+  return randomHex(8)
+}
+
+/** `1-<epoch seconds as 8 hex>-<96 random bits>`. */
+export function newTraceId(): string {
+  return `1-${Math.floor(Date.now() / 1000)
+    .toString(16)
+    .padStart(8, '0')}-${randomHex(12)}`
+}
+
+const origin = performance.timeOrigin
+
+/** Epoch seconds with microseconds, as X-Ray wants. */
+export function now(): number {
+  return Math.round((origin + performance.now()) * 1000) / 1_000_000
+}
+
+/** 'error' for 4xx (429 also 'throttle'), 'fault' for 5xx. */
+export function flagStatus(entity: EntityDocument, status: number): void {
+  if (status === 429) entity.throttle = true
+  if (status >= 400 && status < 500) entity.error = true
+  else if (status >= 500) entity.fault = true
+}
+
+const framePattern = /^\s*at (?:(.+?) \()?(.+?):(\d+):\d+\)?$/
+
+/** The exception as a `cause`, with only frames that have a real line number (the schema wants integers). */
+export function addCause(entity: EntityDocument, error: unknown, remote: boolean): void {
+  entity.fault = true
+  const err = error instanceof Error ? error : new Error(String(error))
+  const stack: { path: string; line: number; label: string }[] = []
+  for (const line of (err.stack ?? '').split('\n').slice(1, 11)) {
+    const match = framePattern.exec(line)
+    if (match?.[2] && match[3])
+      stack.push({
+        path: match[2].slice(0, 250),
+        line: Number(match[3]),
+        label: (match[1] ?? 'anonymous').slice(0, 250),
+      })
+  }
+  entity.cause = {
+    working_directory: process.cwd(),
+    exceptions: [
+      {
+        id: newEntityId(),
+        message: err.message.slice(0, 1000),
+        type: err.name,
+        ...(remote ? { remote: true } : {}),
+        ...(stack.length > 0 ? { stack } : {}),
+      },
+    ],
+  }
+}
+
+/**
+ * One request's segment and the subsegments under it. The document is sent once, when the segment has
+ * ended and every subsegment in it has ended too (as the SDK does), so a late subsegment is never lost.
+ */
+export class SegmentTree {
+  readonly document: EntityDocument
+  #open = 0
+  #ended = false
+  readonly #send: (document: EntityDocument) => void
+
+  constructor(document: EntityDocument, send: (document: EntityDocument) => void) {
+    this.document = document
+    this.#send = send
+  }
+
+  open(parent: EntityDocument, name: string): EntityDocument {
+    const child: EntityDocument = { id: newEntityId(), name, start_time: now(), in_progress: true, namespace: 'remote' }
+    if (parent.subsegments) parent.subsegments.push(child)
+    else parent.subsegments = [child]
+    this.#open++
+    return child
+  }
+
+  close(child: EntityDocument): void {
+    child.end_time = now()
+    delete child.in_progress
+    this.#open--
+    if (this.#ended && this.#open === 0) this.#send(this.document)
+  }
+
+  end(): void {
+    this.document.end_time = now()
+    delete this.document.in_progress
+    this.#ended = true
+    if (this.#open === 0) this.#send(this.document)
+  }
+}
