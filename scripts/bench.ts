@@ -129,8 +129,9 @@ async function runWrk(
   await child.exited
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
-  const p50 = /50%\s+(\S+)/.exec(out)?.[1] ?? '?'
-  const p99 = /99%\s+(\S+)/.exec(out)?.[1] ?? '?'
+  const distribution = out.slice(out.indexOf('Latency Distribution'))
+  const p50 = /\n\s+50%\s+(\S+)/.exec(distribution)?.[1] ?? '?'
+  const p99 = /\n\s+99%\s+(\S+)/.exec(distribution)?.[1] ?? '?'
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1]
   if (non2xx) throw new Error(`${url}: ${non2xx} non-2xx responses`)
   return { rps, p50, p99, requests }
@@ -226,7 +227,7 @@ for (const r of results) {
   const off = results.find((o) => o.route === r.route && o.mode === 'off')?.rps ?? r.rps
   const docs = r.mode === 'off' ? '-' : `${r.documents} / ${r.requests}`
   lines.push(
-    `| ${r.route} | ${r.mode} | ${Math.round(r.rps)} | ${Math.round((r.rps / off) * 100)}% | ${r.p50} | ${r.p99} | ${r.rssMiB} | ${docs} |`,
+    `| ${r.route} | ${r.mode} | ${Math.round(r.rps)} | ${Math.round((r.rps / off) * 100)}% | ${r.p50} | ${r.p99} | ${r.rssMiB} | ${docs} | ${r.kernelDrops} |`,
   )
 }
 process.stdout.write(`${lines.join('\n')}\n`)

@@ -52,9 +52,10 @@ export function useLogger(log: Logger): void {
     lastLogged.set(key, now)
     logger?.[level]('aws-xray-sdk-core', { detail: message.slice(0, 500) })
   }
+  // info is per-request chatter ("No effective centralized sampling rule match...") and costs real time.
   load().sdk.setLogger({
     debug: () => {},
-    info: (...args: unknown[]) => emit('debug', args),
+    info: () => {},
     warn: (...args: unknown[]) => emit('warn', args),
     error: (...args: unknown[]) => emit('warn', args),
   })
@@ -94,7 +95,9 @@ export interface SamplingSetup {
 
 export function configureSampling(setup: SamplingSetup): void {
   const { middleware } = load()
-  if (!setup.centralized) middleware.disableCentralizedSampling()
+  if (setup.centralized)
+    middleware.sampler = require('aws-xray-sdk-core/dist/lib/middleware/sampling/default_sampler') as Sampler
+  else middleware.disableCentralizedSampling()
   middleware.setSamplingRules(setup.rules as AWSXRayModule.middleware.RulesConfig)
 }
 
