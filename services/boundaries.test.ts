@@ -42,6 +42,7 @@ const vendorOwners: Record<string, readonly string[]> = {
   cdk8s: ['manifests/'],
   mysql2: ['services/usermgmt/db.ts', 'services/testing/', 'scripts/'],
   'smtp-server': ['services/console/mail-sink.ts'],
+  '@kubernetes/client-node': ['services/xray/eks.ts', 'services/status/'],
 }
 
 function folderOf(file: string): string | undefined {

@@ -30,6 +30,16 @@ export interface XrayConfig {
   readonly collectSqlQueries: boolean
   /** AWS_XRAY_SAMPLING_RULES: a local rules file. @default none */
   readonly samplingRulesFile: string | undefined
+  /** The Kubernetes API when running in a pod (KUBERNETES_SERVICE_HOST/PORT), for the EKS metadata. */
+  readonly kubernetes?: KubernetesConfig | undefined
+}
+
+export interface KubernetesConfig {
+  readonly api: HostPort
+  /** KUBERNETES_SERVICE_ACCOUNT_DIR. @default /var/run/secrets/kubernetes.io/serviceaccount */
+  readonly serviceAccountDir: string
+  /** EKS_CLUSTER_NAME: skips reading the amazon-cloudwatch/cluster-info ConfigMap. */
+  readonly clusterName: string | undefined
 }
 
 interface CommonConfig {
@@ -194,6 +204,14 @@ const xrayEnv = {
   AWS_XRAY_COLLECT_SQL_QUERIES: boolean().default(false),
   AWS_XRAY_SAMPLING_RULES: z.string().trim().min(1, 'must be a file path').optional(),
   LOG_LEVEL: logLevel.default('info'),
+  KUBERNETES_SERVICE_HOST: host.optional(),
+  KUBERNETES_SERVICE_PORT: port.default(443),
+  KUBERNETES_SERVICE_ACCOUNT_DIR: z.string().trim().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount'),
+  EKS_CLUSTER_NAME: z
+    .string()
+    .trim()
+    .regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, 'must be an EKS cluster name')
+    .optional(),
 }
 
 const usermgmtEnv = z.object({
@@ -282,6 +300,14 @@ function xrayConfig(env: z.infer<z.ZodObject<typeof xrayEnv>>, role: Role): Xray
     contextMissing: env.AWS_XRAY_CONTEXT_MISSING,
     collectSqlQueries: env.AWS_XRAY_COLLECT_SQL_QUERIES,
     samplingRulesFile: env.AWS_XRAY_SAMPLING_RULES,
+    kubernetes:
+      env.KUBERNETES_SERVICE_HOST === undefined
+        ? undefined
+        : {
+            api: { host: env.KUBERNETES_SERVICE_HOST, port: env.KUBERNETES_SERVICE_PORT },
+            serviceAccountDir: env.KUBERNETES_SERVICE_ACCOUNT_DIR,
+            clusterName: env.EKS_CLUSTER_NAME,
+          },
   }
 }
 

@@ -6,6 +6,7 @@ export {
   type Env,
   type HostPort,
   inferRole,
+  type KubernetesConfig,
   loadConfig,
   loadDevConfig,
   type MailConfig,

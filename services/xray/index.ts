@@ -1,3 +1,4 @@
+export { detectEks, type EksDetectionOptions, type EksMetadata } from './eks'
 export { createUdpEmitter, type EmitterStats, maxDatagramBytes, type SegmentSink } from './emitter'
 export type { SamplingRules } from './sdk'
 export { formatTraceHeader, parseTraceHeader, type TraceHeader } from './trace-header'

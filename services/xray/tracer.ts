@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import type { LogFields, Logger, XrayConfig } from '../platform'
+import { detectEks, type EksMetadata } from './eks'
 import { createUdpEmitter, maxDatagramBytes, type SegmentSink } from './emitter'
 import { addCause, type EntityDocument, flagStatus, newEntityId, newTraceId, now, SegmentTree } from './model'
 import { configureSampling, type SamplingRules, samplingRules, setSamplingDaemon, shouldSample, useLogger } from './sdk'
@@ -123,14 +124,8 @@ export interface TracerOptions {
   readonly centralizedSampling?: boolean
   /** service.version on every segment. */
   readonly version?: string
-  /** On EKS: `aws.eks` and `origin: AWS::EKS::Container` on every segment (see eks.ts). */
-  readonly eks?: EksMetadata | undefined
-}
-
-export interface EksMetadata {
-  readonly cluster_name: string
-  readonly pod: string
-  readonly container_id: string
+  /** On EKS: `aws.eks` and `origin: AWS::EKS::Container` on every segment once known (see eks.ts). */
+  readonly eks?: Promise<EksMetadata | undefined> | EksMetadata | undefined
 }
 
 function toRequest(input: string | URL | Request, init?: RequestInit): Request {
@@ -214,7 +209,10 @@ export function createTracer(options: TracerOptions): Tracer {
   setSamplingDaemon(config.daemonTcp.host, config.daemonTcp.port)
   configureSampling({ rules, centralized: options.centralizedSampling ?? true })
   const skipHealth = config.samplingRulesFile === undefined
-  const eks = options.eks
+  let eks: EksMetadata | undefined
+  void Promise.resolve(options.eks).then((found) => {
+    eks = found
+  })
   const service = { name: 'app', version: options.version ?? '0.0.0', runtime: 'bun', runtime_version: Bun.version }
   const sdkData = { xray: { sdk: 'app X-Ray layer for Bun', sdk_version: options.version ?? '0.0.0' } }
 
@@ -461,7 +459,12 @@ export function createDisabledTracer(): Tracer {
 
 /** The tracer a role's configuration asks for: off when AWS_XRAY_SDK_ENABLED=false. */
 export function tracerFromConfig(config: XrayConfig, log: Logger, version: string): Tracer {
-  return config.enabled
-    ? createTracer({ config, log: log.child({ component: 'xray' }), version })
-    : createDisabledTracer()
+  if (!config.enabled) return createDisabledTracer()
+  const xrayLog = log.child({ component: 'xray' })
+  // Found in the background, so start-up never waits: a segment sent before the answer has no aws.eks.
+  const eks = detectEks({ kubernetes: config.kubernetes, log: xrayLog }).then((found) => {
+    if (found) xrayLog.info('running on EKS; segments carry aws.eks', { cluster: found.cluster_name, pod: found.pod })
+    return found
+  })
+  return createTracer({ config, log: xrayLog, version, eks })
 }
