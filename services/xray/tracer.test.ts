@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
 import { AppError, createServiceApp, startHttpServer, text, type XrayConfig } from '../platform'
-import { allSubsegments, captureLog, type FakeDaemon, type SegmentDocument, startFakeDaemon } from '../testing'
+import {
+  allSubsegments,
+  captureLog,
+  type FakeDaemon,
+  type SegmentDocument,
+  startFakeDaemon,
+  waitUntil,
+} from '../testing'
 import { createTracer, loadSamplingRules, type SamplingRules, type Tracer, TracingConfigError } from '.'
 
 const everything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
@@ -321,6 +328,27 @@ describe('context missing and unreachable daemons', () => {
       await server.stop()
       await tracer.close()
     }
+  })
+
+  test("resolves a daemon given by DNS name (as the course's xray-service.default:2000) without blocking requests", async () => {
+    const tracer = createTracer({
+      config: { ...xrayConfig(daemon), daemonUdp: { host: 'localhost', port: daemon.port } },
+      log: captureLog().log,
+      samplingRules: everything,
+      centralizedSampling: false,
+    })
+    const traceIds = new Set<string>()
+    await waitUntil(async () => {
+      const response = await tracer.around(
+        new Request('http://svc/dns'),
+        () => undefined,
+        async () => new Response('ok'),
+      )
+      traceIds.add(/Root=([^;]+)/.exec(response.headers.get('x-amzn-trace-id') ?? '')?.[1] ?? '')
+      await Bun.sleep(5)
+      expect(daemon.datagrams.some((d) => traceIds.has(d.document.trace_id ?? ''))).toBe(true)
+    })
+    await tracer.close()
   })
 
   test('every log line written while handling a request carries its trace id', async () => {
