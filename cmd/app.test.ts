@@ -1,4 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import packageJson from '../package.json' with { type: 'json' }
 import { startMailSink } from '../services/console'
 import { createTestDatabase, runApp, spawnApp, testServer } from '../services/testing'
@@ -90,6 +93,21 @@ describe('the CLI, as a compiled binary', () => {
     const down = runApp(['migrate'], { ...env, DB_PORT: '9' })
     expect(down.code).toBe(1)
     expect(down.stderr).toMatch(/^app: migration of test_\w+@127\.0\.0\.1 failed: .+\n$/)
+  })
+
+  test('rejects a malformed sampling rules file with one line and exit 2, before listening', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rules-')), 'bad.json')
+    writeFileSync(file, JSON.stringify({ version: 2, default: { fixed_target: 1, rate: 2 } }))
+    const result = runApp(['serve', '--role=notification', '--sampling-rules', file], {
+      AWS_MAIL_SERVER_HOST: '127.0.0.1',
+      AWS_MAIL_SERVER_TLS: 'none',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
+    })
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(
+      `app: AWS_XRAY_SAMPLING_RULES: ${file}: default.rate: Too big: expected number to be <=1\n`,
+    )
   })
 
   test('serve without --role picks the role from the course manifest environment', async () => {

@@ -36,6 +36,8 @@ course's manifests start the image without arguments.
 Options:
   --role ROLE   usermgmt (port 8095) or notification (port 8096)
   --port N      listen on N instead of the role's port (0 picks a free one)
+  --sampling-rules FILE
+                X-Ray local sampling rules (version-2 JSON), in place of AWS_XRAY_SAMPLING_RULES
   -h, --help    this help`,
   migrate: `Usage: app migrate
 
@@ -89,7 +91,11 @@ function configOrExit<T>(result: ConfigResult<T>): T {
 }
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parse('serve', args, { role: { type: 'string' }, port: { type: 'string' } })
+  const { values } = parse('serve', args, {
+    role: { type: 'string' },
+    port: { type: 'string' },
+    'sampling-rules': { type: 'string' },
+  })
   if (values.help) return out(usage.serve)
   const roleFlag = values.role
   if (roleFlag !== undefined && !(roles as readonly string[]).includes(roleFlag)) {
@@ -99,7 +105,9 @@ async function serve(args: string[]): Promise<void> {
   if (role === undefined) {
     fail(['serve needs --role=usermgmt or --role=notification (the environment does not tell which)'])
   }
-  const config: RoleConfig = configOrExit(loadConfig(role, process.env, { port: values.port }))
+  const config: RoleConfig = configOrExit(
+    loadConfig(role, process.env, { port: values.port, samplingRules: values['sampling-rules'] }),
+  )
   const log = createLogger({ level: config.logLevel, fields: { role: config.role } })
   const version = packageJson.version
   const running =

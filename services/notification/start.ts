@@ -1,4 +1,4 @@
-import { createServiceApp, type HttpServer, type Logger, startHttpServer } from '../platform'
+import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { Mailer } from './mailer'
 import { createNotificationRoutes } from './routes'
@@ -16,12 +16,7 @@ export interface NotificationOptions {
   readonly tracer?: Tracer
 }
 
-export interface RunningNotification {
-  readonly server: HttpServer
-  readonly url: string
-  stop(): Promise<void>
-  [Symbol.asyncDispose](): Promise<void>
-}
+export type RunningNotification = RunningService
 
 /** Each mail is one `remote` subsegment named by the SMTP host, with the server's reply code; no addresses. */
 function tracedMailer(mailer: Mailer, tracer: Tracer): Mailer {
@@ -52,15 +47,10 @@ export function startNotification(options: NotificationOptions): RunningNotifica
     ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
   })
   log.info('notification listening', { port: server.port, smtpHost: mailer.host, appVersion: options.appVersion })
-  let stopping: Promise<void> | undefined
-  const stop = () => {
-    stopping ??= (async () => {
-      await server.stop()
-      mailer.close()
-      await tracer.close()
-      log.info('notification stopped')
-    })()
-    return stopping
-  }
-  return { server, url: server.url, stop, [Symbol.asyncDispose]: stop }
+  return runningService(server, async () => {
+    await server.stop()
+    mailer.close()
+    await tracer.close()
+    log.info('notification stopped')
+  })
 }

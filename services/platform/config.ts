@@ -95,6 +95,8 @@ export type ConfigResult<TConfig> =
 
 export interface ServeFlags {
   readonly port?: string | undefined
+  /** --sampling-rules, in place of AWS_XRAY_SAMPLING_RULES. */
+  readonly samplingRules?: string | undefined
 }
 
 export interface DevFlags {
@@ -317,22 +319,26 @@ function xrayConfig(env: z.infer<z.ZodObject<typeof xrayEnv>>, role: Role): Xray
  */
 export function loadConfig(role: Role, env: Env, flags: ServeFlags = {}): ConfigResult<RoleConfig> {
   const values = present(env)
+  if (flags.samplingRules !== undefined) values['AWS_XRAY_SAMPLING_RULES'] = flags.samplingRules
   const portFlag = parseListenPort(flags.port, defaultPorts[role])
-  const flagProblems = portFlag.ok ? [] : portFlag.problems
-  if (role === 'usermgmt') {
-    const parsed = usermgmtEnv.safeParse(values)
-    if (!parsed.success || !portFlag.ok) {
-      return {
-        ok: false,
-        problems: [...(parsed.success ? [] : describeProblems(parsed.error.issues, env)), ...flagProblems],
-      }
+  const parsed = role === 'usermgmt' ? usermgmtEnv.safeParse(values) : notificationEnv.safeParse(values)
+  if (!parsed.success || !portFlag.ok) {
+    return {
+      ok: false,
+      problems: [
+        ...(parsed.success ? [] : describeProblems(parsed.error.issues, env)),
+        ...(portFlag.ok ? [] : portFlag.problems),
+      ],
     }
-    const e = parsed.data
+  }
+  const port = portFlag.config
+  if (role === 'usermgmt') {
+    const e = parsed.data as z.infer<typeof usermgmtEnv>
     return {
       ok: true,
       config: Object.freeze({
         role,
-        port: portFlag.config,
+        port,
         logLevel: e.LOG_LEVEL,
         xray: xrayConfig(e, role),
         db: {
@@ -346,19 +352,12 @@ export function loadConfig(role: Role, env: Env, flags: ServeFlags = {}): Config
       }),
     }
   }
-  const parsed = notificationEnv.safeParse(values)
-  if (!parsed.success || !portFlag.ok) {
-    return {
-      ok: false,
-      problems: [...(parsed.success ? [] : describeProblems(parsed.error.issues, env)), ...flagProblems],
-    }
-  }
-  const e = parsed.data
+  const e = parsed.data as z.infer<typeof notificationEnv>
   return {
     ok: true,
     config: Object.freeze({
       role,
-      port: portFlag.config,
+      port,
       logLevel: e.LOG_LEVEL,
       appVersion: e.APP_VERSION,
       xray: xrayConfig(e, role),

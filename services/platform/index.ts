@@ -29,7 +29,7 @@ export {
   statusOf,
 } from './errors'
 export { createServiceApp, readJson, validateBody, validateParam } from './http'
-export { type Stoppable, stopOnSignal } from './lifecycle'
+export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
 export { empty, json, text } from './responses'
 export { Secret } from './secret'

@@ -1,4 +1,5 @@
 import type { Logger } from './logger'
+import type { HttpServer } from './server'
 
 export interface Stoppable {
   stop(): Promise<void>
@@ -37,4 +38,21 @@ export function stopOnSignal(target: Stoppable, log: Logger, graceMs = 12_000): 
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
   })
+}
+
+/** A started role: its server, and one stop that runs once however often it is called. */
+export interface RunningService {
+  readonly server: HttpServer
+  readonly url: string
+  stop(): Promise<void>
+  [Symbol.asyncDispose](): Promise<void>
+}
+
+export function runningService(server: HttpServer, shutdown: () => Promise<void>): RunningService {
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= shutdown()
+    return stopping
+  }
+  return { server, url: server.url, stop, [Symbol.asyncDispose]: stop }
 }

@@ -1,4 +1,4 @@
-import { createServiceApp, type HttpServer, type Logger, startHttpServer } from '../platform'
+import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { UsermgmtDatabase } from './db'
 import { migrateToLatest } from './migrations'
@@ -25,12 +25,7 @@ export interface UsermgmtOptions {
   readonly shutdownTimeoutMs?: number
 }
 
-export interface RunningRole {
-  readonly server: HttpServer
-  readonly url: string
-  stop(): Promise<void>
-  [Symbol.asyncDispose](): Promise<void>
-}
+export type RunningRole = RunningService
 
 /**
  * Starts the usermgmt role: listens at once, migrates in the background (retrying while the database is
@@ -111,19 +106,14 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
     notification: options.notificationBaseUrl,
   })
 
-  let stopping: Promise<void> | undefined
-  const stop = () => {
-    stopping ??= (async () => {
-      await server.stop()
-      stopped = true
-      clearTimeout(retryTimer)
-      await migrating
-      await outbox?.stop()
-      await database.destroy()
-      await tracer.close()
-      log.info('usermgmt stopped')
-    })()
-    return stopping
-  }
-  return { server, url: server.url, stop, [Symbol.asyncDispose]: stop }
+  return runningService(server, async () => {
+    await server.stop()
+    stopped = true
+    clearTimeout(retryTimer)
+    await migrating
+    await outbox?.stop()
+    await database.destroy()
+    await tracer.close()
+    log.info('usermgmt stopped')
+  })
 }
