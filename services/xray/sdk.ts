@@ -19,6 +19,8 @@ type SamplingDecision = string | boolean
 
 interface Sampler {
   shouldSample(request: { host: string; httpMethod: string; urlPath: string; serviceName: string }): SamplingDecision
+  start?(): void
+  ruleCache?: { rules: readonly unknown[]; lastUpdated: number | null }
 }
 
 interface Loaded {
@@ -99,6 +101,24 @@ export function configureSampling(setup: SamplingSetup): void {
     middleware.sampler = require('aws-xray-sdk-core/dist/lib/middleware/sampling/default_sampler') as Sampler
   else middleware.disableCentralizedSampling()
   middleware.setSamplingRules(setup.rules as AWSXRayModule.middleware.RulesConfig)
+}
+
+/**
+ * Starts the SDK's centralized pollers (rules every 5 min, targets every 10 s) and tells whether the daemon
+ * has served any rules yet: until it has, and when it never does, our local sampler decides (local-sampler.ts).
+ */
+export function startCentralizedSampling(): () => boolean {
+  const { middleware } = load()
+  middleware.sampler.start?.()
+  return () => {
+    const cache = middleware.sampler.ruleCache
+    return (
+      cache !== undefined &&
+      cache.rules.length > 0 &&
+      cache.lastUpdated !== null &&
+      Date.now() / 1000 - cache.lastUpdated < 3600
+    )
+  }
 }
 
 /** The SDK's decision: a rule name (centralized rule matched), true or false. */

@@ -4,8 +4,17 @@ import { Elysia } from 'elysia'
 import type { LogFields, Logger, XrayConfig } from '../platform'
 import { detectEks, type EksMetadata } from './eks'
 import { createUdpEmitter, maxDatagramBytes, type SegmentSink } from './emitter'
+import { createLocalSampler } from './local-sampler'
 import { addCause, type EntityDocument, flagStatus, newEntityId, newTraceId, now, SegmentTree } from './model'
-import { configureSampling, type SamplingRules, samplingRules, setSamplingDaemon, shouldSample, useLogger } from './sdk'
+import {
+  configureSampling,
+  type SamplingRules,
+  samplingRules,
+  setSamplingDaemon,
+  shouldSample,
+  startCentralizedSampling,
+  useLogger,
+} from './sdk'
 import { formatTraceHeader, parseTraceHeader } from './trace-header'
 
 /** What a subsegment stands for; each becomes a `namespace: remote` node on the service map. */
@@ -207,7 +216,10 @@ export function createTracer(options: TracerOptions): Tracer {
     : (options.samplingRules ?? defaultSamplingRules)
   useLogger(log)
   setSamplingDaemon(config.daemonTcp.host, config.daemonTcp.port)
-  configureSampling({ rules, centralized: options.centralizedSampling ?? true })
+  const centralized = options.centralizedSampling ?? true
+  configureSampling({ rules, centralized })
+  const localSample = createLocalSampler(rules)
+  const daemonHasRules = centralized ? startCentralizedSampling() : () => false
   const skipHealth = config.samplingRulesFile === undefined
   let eks: EksMetadata | undefined
   void Promise.resolve(options.eks).then((found) => {
@@ -342,7 +354,9 @@ export function createTracer(options: TracerOptions): Tracer {
       else if (incoming?.sampled === '0') sampled = false
       else if (skipHealth && (path.startsWith('/usermgmt/health') || path.startsWith('/notification/health'))) {
         sampled = false
-      } else sampled = shouldSample({ host, method: request.method, path, serviceName: config.tracingName })
+      } else if (daemonHasRules()) {
+        sampled = shouldSample({ host, method: request.method, path, serviceName: config.tracingName })
+      } else sampled = localSample({ host, method: request.method, path })
       const traceId = incoming?.root ?? newTraceId()
       const answer = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
       if (!sampled) {
