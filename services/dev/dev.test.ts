@@ -1,6 +1,6 @@
 import { Database } from 'bun:sqlite'
 import { expect, test } from 'bun:test'
-import { mkdtempSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnApp } from '../testing'
@@ -61,5 +61,6 @@ test('./app dev serves both roles on SQLite and a mail sink, prints each mail, a
     expect(sqlite.query('select status from notification_outbox').all()).toEqual([{ status: 'delivered' }])
   } finally {
     sqlite.close()
+    rmSync(dataDir, { recursive: true, force: true })
   }
 })

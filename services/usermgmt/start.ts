@@ -19,7 +19,7 @@ export interface UsermgmtOptions {
   readonly tracer?: Tracer
   /** Put the SQL text (never its parameters) in SQL subsegments. @default false */
   readonly collectSqlQueries?: boolean
-  /** Delay between migration attempts while the database is unreachable. @default 2000 */
+  /** First delay between migration attempts while the database is unreachable; doubles up to 30 s. @default 2000 */
   readonly migrationRetryMs?: number
   /** @default 10000 */
   readonly shutdownTimeoutMs?: number
@@ -58,7 +58,9 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
     }),
   )
 
+  let attempts = 0
   const migrate = async (): Promise<void> => {
+    attempts++
     const report = await tracer.untraced(() => migrateToLatest(database))
     if (stopped) return
     if (report.ok) {
@@ -73,14 +75,12 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
     }
     const message = report.error instanceof Error ? report.error.message : String(report.error)
     schema = { ready: false, lastError: message }
-    log.warn('database migration failed; retrying', {
-      database: database.label,
-      retryInMs: retryMs,
-      error: report.error,
-    })
+    // Back off to at most 30 s, so a long outage is a line every 30 s, not every 2.
+    const delay = Math.min(30_000, retryMs * 2 ** Math.min(attempts - 1, 10))
+    log.warn('database migration failed; retrying', { database: database.label, retryInMs: delay, error: report.error })
     retryTimer = setTimeout(() => {
       migrating = migrate()
-    }, retryMs)
+    }, delay)
   }
   migrating = migrate()
 
