@@ -9,6 +9,8 @@ const result = Bun.spawnSync(
     '--no-compile-autoload-dotenv',
     '--no-compile-autoload-bunfig',
     'cmd/app.ts',
+    // The X-Ray emitter's UDP sender runs in a Worker; a compiled binary must carry the worker's entry point too.
+    'services/xray/udp-worker.ts',
     '--outfile',
     'app',
   ],

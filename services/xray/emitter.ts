@@ -6,7 +6,7 @@ import type { HostPort, Logger } from '../platform'
 export const maxDatagramBytes = 63 * 1024
 
 const header = '{"format":"json","version":1}\n'
-const burst = 64
+const burst = 1024
 
 export interface EmitterStats {
   readonly sent: number
@@ -31,8 +31,8 @@ export interface UdpEmitterOptions {
   readonly maxQueued?: number
 }
 
-interface UdpSocket {
-  sendMany(packets: readonly (string | number)[]): number
+interface ConnectedUdpSocket {
+  sendMany(packets: readonly string[]): number
   close(): void
 }
 
@@ -41,12 +41,25 @@ interface UdpSocket {
  * go out in one sendMany call. A daemon that is missing, refuses, or whose name does not resolve costs a
  * rate-limited log line and nothing else; memory is bounded by maxQueued.
  */
+/**
+ * The sender worker's module. In the compiled binary every module shares the bundle's URL
+ * (file:///$bunfs/root/app) and the worker is embedded at its path from the repository root (scripts/build.ts
+ * passes it as a second entry point).
+ */
+function workerUrl(): string {
+  const here = import.meta.url
+  return here.includes('/$bunfs/')
+    ? new URL('./services/xray/udp-worker.ts', here).href
+    : new URL('./udp-worker.ts', here).href
+}
+
 export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   const { address, log } = options
   const maxQueued = options.maxQueued ?? 2000
   const resolveEveryMs = options.resolveEveryMs ?? 30_000
   let ip: string | undefined = isIP(address.host) ? address.host : undefined
-  let socket: UdpSocket | undefined
+  let socket: ConnectedUdpSocket | undefined
+  let socketIp: string | undefined
   let opening: Promise<void> | undefined
   const queue: string[] = []
   let scheduled = false
@@ -74,44 +87,64 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   resolveTimer?.unref()
   if (!isIP(address.host)) void resolve()
 
-  const open = () => {
+  // A connected socket: the address is parsed once, not per datagram (per-datagram addresses made sendMany
+  // most of the cost of a traced request). Reconnected when the daemon's name resolves to another address.
+  const open = (target: string) => {
     opening ??= Bun.udpSocket({
+      connect: { hostname: target, port: address.port },
       socket: {
         error(error) {
           failed++
           warn('X-Ray daemon socket error', { error })
         },
       },
-    }).then((created) => {
-      socket = created
     })
+      .then((created) => {
+        socket?.close()
+        socket = created
+        socketIp = target
+      })
+      .catch((error: unknown) => warn('cannot open a socket to the X-Ray daemon', { error }))
+      .finally(() => {
+        opening = undefined
+      })
     return opening
   }
+
+  let worker: Worker | undefined
+  let workerDropped = 0
+  let workerIp: string | undefined
 
   const flush = async () => {
     scheduled = false
     if (queue.length === 0) return
-    if (!socket) await open()
-    // A burst larger than a receive buffer holds would be dropped by the kernel: send it over several turns.
     const batch = queue.splice(0, burst)
     if (queue.length > 0 && !scheduled) {
       scheduled = true
       setImmediate(() => void flush())
     }
-    if (!socket || ip === undefined) {
+    if (ip === undefined) {
       dropped += batch.length
       return
     }
-    const packets: (string | number)[] = []
-    for (const document of batch) packets.push(header + document, address.port, ip)
-    try {
-      socket.sendMany(packets)
-      sent += batch.length
-    } catch (error) {
-      // Bun throws synchronously (ECONNREFUSED) when nothing listens on a local port.
-      failed += batch.length
-      warn('cannot send to the X-Ray daemon', { error })
+    if (!worker) {
+      worker = new Worker(workerUrl())
+      worker.unref()
+      worker.onerror = (event) => warn('the X-Ray sender worker failed', { error: event.message })
+      worker.onmessage = (event: MessageEvent<{ failures: number; dropped: number }>) => {
+        failed = event.data.failures
+        workerDropped = event.data.dropped
+        warn('cannot send to the X-Ray daemon', { failed, dropped: workerDropped })
+      }
     }
+    if (workerIp !== ip) {
+      worker.postMessage({ host: ip, port: address.port })
+      workerIp = ip
+    }
+    const packets: string[] = []
+    for (const document of batch) packets.push(header + document)
+    worker.postMessage(packets)
+    sent += batch.length
   }
 
   return {
@@ -127,12 +160,13 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
         setImmediate(() => void flush())
       }
     },
-    stats: () => ({ sent, dropped, failed }),
+    stats: () => ({ sent: sent - failed - workerDropped, dropped: dropped + workerDropped, failed }),
     async close() {
       closed = true
       clearInterval(resolveTimer)
       await flush()
       socket?.close()
+      worker?.terminate()
     },
   }
 }

@@ -1,0 +1,52 @@
+// Runs in a Worker: the UDP sends (a syscall per datagram, most of the cost of a traced request when done on
+// the request thread) happen here, off the thread that serves requests.
+declare const self: Worker
+
+interface Setup {
+  readonly host: string
+  readonly port: number
+}
+
+// At most this many datagrams per send, then a turn of the event loop, so a burst (a split segment) does not
+// overrun the daemon's receive buffer.
+const chunk = 64
+const maxQueued = 20_000
+
+let socket: { sendMany(packets: readonly string[]): number; close(): void } | undefined
+let queue: string[] = []
+let pumping = false
+let failures = 0
+let dropped = 0
+
+async function pump(): Promise<void> {
+  pumping = true
+  while (queue.length > 0 && socket) {
+    const batch = queue.length <= chunk ? queue : queue.slice(0, chunk)
+    queue = queue.length <= chunk ? [] : queue.slice(chunk)
+    try {
+      socket.sendMany(batch)
+    } catch {
+      // Bun throws synchronously (ECONNREFUSED) when nothing listens on a local port.
+      failures += batch.length
+      self.postMessage({ failures, dropped })
+    }
+    if (queue.length > 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  pumping = false
+}
+
+self.onmessage = async (event: MessageEvent<Setup | readonly string[]>) => {
+  const data = event.data
+  if (!Array.isArray(data)) {
+    const setup = data as Setup
+    const previous = socket
+    socket = await Bun.udpSocket({ connect: { hostname: setup.host, port: setup.port } })
+    previous?.close()
+  } else if (queue.length + data.length > maxQueued) {
+    dropped += data.length
+    self.postMessage({ failures, dropped })
+  } else {
+    for (const packet of data as readonly string[]) queue.push(packet)
+  }
+  if (!pumping && socket) void pump()
+}
