@@ -47,6 +47,11 @@ export interface FakeDaemon {
 const ajv = new Ajv({ allErrors: true, strict: false })
 const validate = ajv.compile(schema)
 
+/** Schema errors of one document, or undefined when it is valid. */
+export function schemaErrors(document: unknown): string | undefined {
+  return validate(document) ? undefined : ajv.errorsText(validate.errors)
+}
+
 /** Every subsegment in a document, nested ones included. */
 export function allSubsegments(document: SegmentDocument): SegmentDocument[] {
   const out: SegmentDocument[] = []

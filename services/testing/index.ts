@@ -1,5 +1,12 @@
 export { type AppProcess, appBinary, ensureBinary, runApp, spawnApp } from './binary'
-export { allSubsegments, type Datagram, type FakeDaemon, type SegmentDocument, startFakeDaemon } from './daemon'
+export {
+  allSubsegments,
+  type Datagram,
+  type FakeDaemon,
+  type SegmentDocument,
+  schemaErrors,
+  startFakeDaemon,
+} from './daemon'
 export { type CapturedLog, captureLog } from './logs'
 export { createTestDatabase, type TestDatabase, testServer } from './mariadb'
 export { startTcpProxy, type TcpProxy } from './proxy'

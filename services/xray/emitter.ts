@@ -6,7 +6,9 @@ import type { HostPort, Logger } from '../platform'
 export const maxDatagramBytes = 63 * 1024
 
 const header = '{"format":"json","version":1}\n'
-const burst = 1024
+// Documents finished within this window go to the sender worker in one message: a postMessage per document
+// cost more than the document.
+const flushEveryMs = 2
 
 export interface EmitterStats {
   readonly sent: number
@@ -27,20 +29,10 @@ export interface UdpEmitterOptions {
   readonly log: Logger
   /** How often a DNS name is looked up again. @default 30000 */
   readonly resolveEveryMs?: number
-  /** Datagrams waiting for the next flush at most; beyond that they are dropped and counted. @default 2000 */
+  /** Documents waiting for the next flush at most; beyond that they are dropped and counted. @default 5000 */
   readonly maxQueued?: number
 }
 
-interface ConnectedUdpSocket {
-  sendMany(packets: readonly string[]): number
-  close(): void
-}
-
-/**
- * Sends segment documents to the daemon, fire-and-forget: documents finished in one turn of the event loop
- * go out in one sendMany call. A daemon that is missing, refuses, or whose name does not resolve costs a
- * rate-limited log line and nothing else; memory is bounded by maxQueued.
- */
 /**
  * The sender worker's module. In the compiled binary every module shares the bundle's URL
  * (file:///$bunfs/root/app) and the worker is embedded at its path from the repository root (scripts/build.ts
@@ -53,19 +45,25 @@ function workerUrl(): string {
     : new URL('./udp-worker.ts', here).href
 }
 
+/**
+ * Sends segment documents to the daemon, fire-and-forget. The UDP sends (a syscall per datagram: at 100%
+ * sampling most of a traced request's cost when done on the request thread) happen in a Worker (udp-worker.ts)
+ * on a socket connected to the resolved address. A daemon that is missing, refuses, or whose name does not
+ * resolve costs a rate-limited log line and nothing else; memory is bounded on both sides.
+ */
 export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   const { address, log } = options
-  const maxQueued = options.maxQueued ?? 2000
+  const maxQueued = options.maxQueued ?? 5000
   const resolveEveryMs = options.resolveEveryMs ?? 30_000
   let ip: string | undefined = isIP(address.host) ? address.host : undefined
-  let socket: ConnectedUdpSocket | undefined
-  let socketIp: string | undefined
-  let opening: Promise<void> | undefined
-  const queue: string[] = []
+  let worker: Worker | undefined
+  let workerIp: string | undefined
+  let queue: string[] = []
   let scheduled = false
   let closed = false
-  let sent = 0
+  let posted = 0
   let dropped = 0
+  let workerDropped = 0
   let failed = 0
   let lastWarning = 0
 
@@ -87,64 +85,35 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   resolveTimer?.unref()
   if (!isIP(address.host)) void resolve()
 
-  // A connected socket: the address is parsed once, not per datagram (per-datagram addresses made sendMany
-  // most of the cost of a traced request). Reconnected when the daemon's name resolves to another address.
-  const open = (target: string) => {
-    opening ??= Bun.udpSocket({
-      connect: { hostname: target, port: address.port },
-      socket: {
-        error(error) {
-          failed++
-          warn('X-Ray daemon socket error', { error })
-        },
-      },
-    })
-      .then((created) => {
-        socket?.close()
-        socket = created
-        socketIp = target
-      })
-      .catch((error: unknown) => warn('cannot open a socket to the X-Ray daemon', { error }))
-      .finally(() => {
-        opening = undefined
-      })
-    return opening
+  const startWorker = (): Worker => {
+    const started = new Worker(workerUrl())
+    started.unref()
+    started.onerror = (event) => warn('the X-Ray sender worker failed', { error: event.message })
+    started.onmessage = (event: MessageEvent<{ failures: number; dropped: number }>) => {
+      failed = event.data.failures
+      workerDropped = event.data.dropped
+      warn('cannot send to the X-Ray daemon', { failed, dropped: workerDropped })
+    }
+    return started
   }
 
-  let worker: Worker | undefined
-  let workerDropped = 0
-  let workerIp: string | undefined
-
-  const flush = async () => {
+  const flush = () => {
     scheduled = false
     if (queue.length === 0) return
-    const batch = queue.splice(0, burst)
-    if (queue.length > 0 && !scheduled) {
-      scheduled = true
-      setImmediate(() => void flush())
-    }
+    const batch = queue
+    queue = []
     if (ip === undefined) {
       dropped += batch.length
       return
     }
-    if (!worker) {
-      worker = new Worker(workerUrl())
-      worker.unref()
-      worker.onerror = (event) => warn('the X-Ray sender worker failed', { error: event.message })
-      worker.onmessage = (event: MessageEvent<{ failures: number; dropped: number }>) => {
-        failed = event.data.failures
-        workerDropped = event.data.dropped
-        warn('cannot send to the X-Ray daemon', { failed, dropped: workerDropped })
-      }
-    }
+    worker ??= startWorker()
     if (workerIp !== ip) {
       worker.postMessage({ host: ip, port: address.port })
       workerIp = ip
     }
-    const packets: string[] = []
-    for (const document of batch) packets.push(header + document)
-    worker.postMessage(packets)
-    sent += batch.length
+    for (let i = 0; i < batch.length; i++) batch[i] = header + batch[i]
+    worker.postMessage(batch)
+    posted += batch.length
   }
 
   return {
@@ -157,16 +126,19 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
       queue.push(document)
       if (!scheduled) {
         scheduled = true
-        setImmediate(() => void flush())
+        setTimeout(flush, flushEveryMs)
       }
     },
-    stats: () => ({ sent: sent - failed - workerDropped, dropped: dropped + workerDropped, failed }),
+    stats: () => ({ sent: posted - failed - workerDropped, dropped: dropped + workerDropped, failed }),
     async close() {
       closed = true
       clearInterval(resolveTimer)
-      await flush()
-      socket?.close()
-      worker?.terminate()
+      flush()
+      if (worker) {
+        // Let the worker drain what it was handed before it goes.
+        await Bun.sleep(20)
+        worker.terminate()
+      }
     },
   }
 }
