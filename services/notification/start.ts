@@ -43,8 +43,8 @@ export function startNotification(options: NotificationOptions): RunningNotifica
     port: options.port,
     log,
     around: tracer.around,
-    ...(options.hostname ? { hostname: options.hostname } : {}),
-    ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
+    hostname: options.hostname,
+    shutdownTimeoutMs: options.shutdownTimeoutMs,
   })
   log.info('notification listening', { port: server.port, smtpHost: mailer.host, appVersion: options.appVersion })
   return runningService(server, async () => {

@@ -97,8 +97,8 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
     port: options.port,
     log,
     around: tracer.around,
-    ...(options.hostname ? { hostname: options.hostname } : {}),
-    ...(options.shutdownTimeoutMs ? { shutdownTimeoutMs: options.shutdownTimeoutMs } : {}),
+    hostname: options.hostname,
+    shutdownTimeoutMs: options.shutdownTimeoutMs,
   })
   log.info('usermgmt listening', {
     port: server.port,
