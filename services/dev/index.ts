@@ -61,6 +61,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
       username: '',
       password: new Secret(''),
       from: devFromAddress,
+      tlsServername: undefined,
     }),
     appVersion: 'V1',
     tracer: createTracer({

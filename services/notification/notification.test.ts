@@ -15,6 +15,7 @@ function mailConfig(sink: MailSink, overrides: Partial<MailConfig> = {}): MailCo
     username: credentials.user,
     password: new Secret(credentials.pass),
     from,
+    tlsServername: undefined,
     ...overrides,
   }
 }
@@ -188,6 +189,34 @@ describe('notification role when the SMTP server is unreachable or unwilling', (
     const response = await send(role.url, { subject: 's', content: 'c', toEmails: ['a@example.com'] })
     expect([502, 503]).toContain(response.status)
     expect(sink.messages()).toHaveLength(0)
+  })
+
+  test('checks the certificate against AWS_MAIL_SERVER_TLS_SERVERNAME when the host is an alias', async () => {
+    const { key, cert } = testCertificate()
+    await using sink = await startMailSink({ port: 0, tls: { key, cert }, auth: credentials })
+    const body = { subject: 's', content: 'c', toEmails: ['a@example.com'] }
+    const { log } = captureLog()
+    await using good = startNotification({
+      mailer: createSmtpMailer(
+        { ...mailConfig(sink), host: '127.0.0.1', tlsServername: 'localhost' },
+        { tls: { ca: cert } },
+      ),
+      appVersion: 'V1',
+      port: 0,
+      log,
+    })
+    expect((await send(good.url, body)).status).toBe(200)
+    await using wrong = startNotification({
+      mailer: createSmtpMailer(
+        { ...mailConfig(sink), host: '127.0.0.1', tlsServername: 'email-smtp.us-east-1.amazonaws.com' },
+        { tls: { ca: cert } },
+      ),
+      appVersion: 'V1',
+      port: 0,
+      log,
+    })
+    expect([502, 503]).toContain((await send(wrong.url, body)).status)
+    expect(sink.messages()).toHaveLength(1)
   })
 
   test('answers 502 when the SMTP server rejects the credentials', async () => {

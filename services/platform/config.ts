@@ -69,6 +69,12 @@ export interface MailConfig {
   readonly username: string
   readonly password: Secret
   readonly from: string
+  /**
+   * AWS_MAIL_SERVER_TLS_SERVERNAME: the name the server's certificate must carry. @default the host, except for
+   * a single-label cluster alias (the course's `smtp-service` ExternalName), where only the chain is checked,
+   * as the original's JavaMail did.
+   */
+  readonly tlsServername: string | undefined
 }
 
 export interface NotificationConfig extends CommonConfig {
@@ -242,6 +248,7 @@ const notificationEnv = z
     AWS_MAIL_SERVER_USERNAME: z.string().max(256, 'must be at most 256 characters').default(''),
     AWS_MAIL_SERVER_PASSWORD: z.string().max(256, 'must be at most 256 characters').default(''),
     AWS_MAIL_SERVER_FROM_ADDRESS: z.string(requiredText).pipe(z.email('must be an e-mail address')),
+    AWS_MAIL_SERVER_TLS_SERVERNAME: host.optional(),
     APP_VERSION: z
       .string()
       .trim()
@@ -368,6 +375,7 @@ export function loadConfig(role: Role, env: Env, flags: ServeFlags = {}): Config
         username: e.AWS_MAIL_SERVER_USERNAME,
         password: new Secret(e.AWS_MAIL_SERVER_PASSWORD),
         from: e.AWS_MAIL_SERVER_FROM_ADDRESS,
+        tlsServername: e.AWS_MAIL_SERVER_TLS_SERVERNAME,
       },
     }),
   }

@@ -26,6 +26,7 @@ function startNotificationOn(port: number): RunningNotification {
       username: '',
       password: new Secret(''),
       from: 'stacksimplify@gmail.com',
+      tlsServername: undefined,
     }),
     appVersion: 'V1',
     port,

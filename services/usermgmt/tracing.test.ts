@@ -48,6 +48,7 @@ beforeAll(async () => {
       username: '',
       password: new Secret(''),
       from: 'stacksimplify@gmail.com',
+      tlsServername: undefined,
     }),
     appVersion: 'V1',
     port: 0,
