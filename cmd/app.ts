@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs'
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
+import { parse as parseYaml } from 'yaml'
+import { flagNames, iamCommand, parseManifestOptions, synthesizeManifests } from '../manifests'
 import packageJson from '../package.json' with { type: 'json' }
 import { startDev } from '../services/dev'
 import { serveNotification } from '../services/notification'
@@ -23,6 +26,7 @@ Usage:
   app serve --role=usermgmt|notification [--port N]   run one role (configured by environment variables)
   app migrate                                         bring the usermgmt database schema up to date, then exit
   app dev [--data-dir DIR]                            both roles, SQLite and a mail sink on one machine
+  app manifests [options] | kubectl apply -f -        the whole EKS deployment as YAML (see app manifests --help)
   app --version                                       print the version
   app <command> --help                                help for one command`,
   serve: `Usage: app serve --role=usermgmt|notification [--port N]
@@ -56,6 +60,38 @@ Ctrl-C stops it. Environment: DEV_USERMGMT_PORT, DEV_NOTIFICATION_PORT, DEV_SMTP
 Options:
   --data-dir DIR  where the SQLite file lives (default .app-dev)
   -h, --help      this help`,
+  manifests: `Usage: app manifests [options] | kubectl apply -f -
+
+Prints the course's whole EKS deployment (X-Ray daemon, both roles, Services, Ingress, hardening) as YAML.
+Options may also come from a YAML or JSON file (--values FILE, keys as below in camelCase); flags win.
+Secrets never come from flags: DB_PASSWORD, AWS_MAIL_SERVER_USERNAME and AWS_MAIL_SERVER_PASSWORD are read from
+the environment into Secret objects, or --db-secret / --smtp-secret name Secrets that already exist.
+
+Options:
+  --xray-role-arn ARN     IAM role for the daemon's service account (IRSA)     required unless --pod-identity
+  --pod-identity          EKS Pod Identity instead of IRSA (no annotation)
+  --certificate-arn ARN   ACM certificate for the ALB's HTTPS listener          required
+  --host NAME             a DNS name for the ALB (repeatable; ExternalDNS)      required
+  --db-host NAME          the RDS endpoint behind the mysql ExternalName        required
+  --db-name NAME          database                                              default usermgmt
+  --db-user NAME          database user                                         default dbadmin
+  --smtp-host NAME        SMTP endpoint behind smtp-service                     default email-smtp.us-east-1.amazonaws.com
+  --from-address EMAIL    From of every mail                                    required
+  --image REF             this app's image                                      default xray-eks-app:latest
+  --namespace NAME        namespace                                             default default
+  --replicas N            replicas per role                                     default 1
+  --canary V1:V2          run the V2 notification track with this replica split
+  --daemon-image REF      X-Ray daemon image                                    default public.ecr.aws/xray/aws-xray-daemon:3.6.6
+  --daemon-address MODE   node (each pod's node daemon) or service (xray-service)  default node
+  --fargate               daemon as a sidecar in each pod (Fargate runs no DaemonSets)
+  --region REGION         region in the daemon's config                         default us-east-1
+  --cluster NAME          EKS cluster (aws.eks in traces, --print-iam)          default eksdemo1
+  --db-secret NAME        use this existing Secret (key db-password)
+  --smtp-secret NAME      use this existing Secret (keys username, password)
+  --hpa-max N             add a HorizontalPodAutoscaler per role, up to N replicas
+  --values FILE           read options from a YAML or JSON file
+  --print-iam             print the eksctl (or Pod Identity) command for the daemon's IAM role instead
+  -h, --help              this help`,
 } as const
 
 class UsageError extends Error {}
@@ -144,6 +180,77 @@ async function dev(args: string[]): Promise<void> {
   process.exit(0)
 }
 
+const manifestFlags = {
+  'xray-role-arn': { type: 'string' },
+  'pod-identity': { type: 'boolean' },
+  'certificate-arn': { type: 'string' },
+  host: { type: 'string', multiple: true },
+  'db-host': { type: 'string' },
+  'db-name': { type: 'string' },
+  'db-user': { type: 'string' },
+  'smtp-host': { type: 'string' },
+  'from-address': { type: 'string' },
+  image: { type: 'string' },
+  namespace: { type: 'string' },
+  replicas: { type: 'string' },
+  canary: { type: 'string' },
+  'daemon-image': { type: 'string' },
+  'daemon-address': { type: 'string' },
+  fargate: { type: 'boolean' },
+  region: { type: 'string' },
+  cluster: { type: 'string' },
+  'db-secret': { type: 'string' },
+  'smtp-secret': { type: 'string' },
+  'hpa-max': { type: 'string' },
+  values: { type: 'string' },
+  'print-iam': { type: 'boolean' },
+} as const
+
+function readValuesFile(file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new UsageError(`--values: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  let parsed: unknown
+  try {
+    parsed = parseYaml(text)
+  } catch (error) {
+    throw new UsageError(
+      `--values: ${file} is not YAML or JSON: ${error instanceof Error ? error.message : String(error)}`,
+    )
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UsageError(`--values: ${file} must hold a mapping of options`)
+  }
+  return parsed as Record<string, unknown>
+}
+
+async function manifests(args: string[]): Promise<void> {
+  const { values } = parse('manifests', args, manifestFlags)
+  if (values.help) return out(usage.manifests)
+  const fromFile = values.values === undefined ? {} : readValuesFile(values.values)
+  const fromFlags: Record<string, unknown> = {}
+  for (const [flag, key] of Object.entries(flagKeys)) {
+    const value = (values as Record<string, unknown>)[flag]
+    if (value !== undefined) fromFlags[key] = value
+  }
+  const secrets = {
+    dbPassword: process.env['DB_PASSWORD'],
+    smtpUsername: process.env['AWS_MAIL_SERVER_USERNAME'],
+    smtpPassword: process.env['AWS_MAIL_SERVER_PASSWORD'],
+  }
+  const result = parseManifestOptions({ ...fromFile, ...fromFlags }, secrets)
+  if (!result.ok) fail(result.problems)
+  out(values['print-iam'] ? iamCommand(result.options) : synthesizeManifests(result.options, secrets).trimEnd())
+}
+
+/** --flag-name -> optionName, from the one table the manifests module keeps. */
+const flagKeys: Record<string, string> = Object.fromEntries(
+  Object.entries(flagNames).map(([key, flag]) => [flag.slice(2), key]),
+)
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
@@ -162,6 +269,8 @@ async function main(argv: string[]): Promise<void> {
       return migrate(rest)
     case 'dev':
       return dev(rest)
+    case 'manifests':
+      return manifests(rest)
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; see app --help`)
   }
