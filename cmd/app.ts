@@ -16,6 +16,7 @@ import {
   roles,
   stopOnSignal,
 } from '../services/platform'
+import { type Check, checkDeployment, formatChecks } from '../services/status'
 import { migrateOnce, serveUsermgmt } from '../services/usermgmt'
 import { TracingConfigError } from '../services/xray'
 
@@ -27,6 +28,7 @@ Usage:
   app migrate                                         bring the usermgmt database schema up to date, then exit
   app dev [--data-dir DIR]                            both roles, SQLite and a mail sink on one machine
   app manifests [options] | kubectl apply -f -        the whole EKS deployment as YAML (see app manifests --help)
+  app status [--namespace NS] [--wait]                is that deployment healthy? (one line per check)
   app --version                                       print the version
   app <command> --help                                help for one command`,
   serve: `Usage: app serve --role=usermgmt|notification [--port N]
@@ -92,6 +94,20 @@ Options:
   --values FILE           read options from a YAML or JSON file
   --print-iam             print the eksctl (or Pod Identity) command for the daemon's IAM role instead
   -h, --help              this help`,
+  status: `Usage: app status [--namespace NS] [--kubeconfig FILE] [--pod-identity] [--wait [--timeout SECONDS]]
+
+Checks what the course checks by hand with kubectl: the X-Ray DaemonSet has every pod ready, its service account
+carries the IAM role ARN, both Deployments are available, the Services have ready endpoints, and the Ingress has
+an address. One line per check; exit 0 when all pass, 1 when any fails. The kubeconfig is found as kubectl finds
+it (KUBECONFIG, ~/.kube/config, or the pod's own service account).
+
+Options:
+  --namespace NS      namespace of the deployment                    default default
+  --kubeconfig FILE   use this kubeconfig
+  --pod-identity      the daemon uses EKS Pod Identity (no role annotation expected)
+  --wait              keep checking until all pass, showing progress
+  --timeout SECONDS   how long --wait waits                            default 300
+  -h, --help          this help`,
 } as const
 
 class UsageError extends Error {}
@@ -251,6 +267,43 @@ const flagKeys: Record<string, string> = Object.fromEntries(
   Object.entries(flagNames).map(([key, flag]) => [flag.slice(2), key]),
 )
 
+async function status(args: string[]): Promise<void> {
+  const { values } = parse('status', args, {
+    namespace: { type: 'string' },
+    kubeconfig: { type: 'string' },
+    'pod-identity': { type: 'boolean' },
+    wait: { type: 'boolean' },
+    timeout: { type: 'string' },
+  })
+  if (values.help) return out(usage.status)
+  const namespace = values.namespace ?? 'default'
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(namespace))
+    fail([`--namespace: must be a namespace name (got ${JSON.stringify(namespace)})`])
+  const timeout = Number(values.timeout ?? '300')
+  if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600) {
+    fail([`--timeout: must be whole seconds from 1 to 3600 (got ${JSON.stringify(values.timeout)})`])
+  }
+  const options = { namespace, podIdentity: values['pod-identity'] ?? false, kubeconfig: values.kubeconfig }
+  let checks: Check[]
+  try {
+    checks = await checkDeployment(options)
+  } catch (error) {
+    fail([`status: ${error instanceof Error ? error.message : String(error)}`])
+  }
+  const started = Date.now()
+  while (values.wait && checks.some((c) => !c.ok) && Date.now() - started < timeout * 1000) {
+    const passing = checks.filter((c) => c.ok).length
+    const waiting = checks.filter((c) => !c.ok).map((c) => c.name)
+    process.stderr.write(
+      `waiting ${Math.round((Date.now() - started) / 1000)}s: ${passing}/${checks.length} ok; not yet: ${waiting.join(', ')}\n`,
+    )
+    await Bun.sleep(2000)
+    checks = await checkDeployment(options)
+  }
+  out(formatChecks(checks))
+  process.exit(checks.every((c) => c.ok) ? 0 : 1)
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
@@ -271,6 +324,8 @@ async function main(argv: string[]): Promise<void> {
       return dev(rest)
     case 'manifests':
       return manifests(rest)
+    case 'status':
+      return status(rest)
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; see app --help`)
   }

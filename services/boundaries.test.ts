@@ -10,6 +10,7 @@ const importPattern =
 
 const allowed: Record<string, readonly string[]> = {
   cmd: [
+    'services/status',
     'services/platform',
     'services/usermgmt',
     'services/notification',
@@ -32,6 +33,7 @@ const allowed: Record<string, readonly string[]> = {
     'services/notification',
   ],
   'services/testing': ['services/platform'],
+  'services/status': [],
   manifests: ['services/platform'],
   scripts: [],
 }
