@@ -259,7 +259,14 @@ async function manifests(args: string[]): Promise<void> {
   }
   const result = parseManifestOptions({ ...fromFile, ...fromFlags }, secrets)
   if (!result.ok) fail(result.problems)
-  out(values['print-iam'] ? iamCommand(result.options) : synthesizeManifests(result.options, secrets).trimEnd())
+  if (values['print-iam']) return out(iamCommand(result.options))
+  if (result.options.podIdentity) {
+    // stdout stays pure YAML for kubectl; the association the daemon's service account needs goes to stderr.
+    process.stderr.write(
+      `With Pod Identity, associate the daemon's service account once:\n${iamCommand(result.options)}\n`,
+    )
+  }
+  out(synthesizeManifests(result.options, secrets).trimEnd())
 }
 
 /** --flag-name -> optionName, from the one table the manifests module keeps. */

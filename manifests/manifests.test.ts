@@ -250,6 +250,17 @@ describe('./app manifests as a compiled binary', () => {
     )
   })
 
+  test('--pod-identity drops the IRSA annotation and prints the association on stderr, YAML alone on stdout', () => {
+    const withoutArn = flags.filter((_, i) => i > 1)
+    const result = runApp(['manifests', ...withoutArn, '--pod-identity'], env)
+    expect(result.code).toBe(0)
+    expect(find(objects(result.stdout), 'ServiceAccount', 'xray-daemon').metadata.annotations).toBeUndefined()
+    expect(result.stderr).toContain('aws eks create-pod-identity-association \\\n  --cluster-name eksdemo1')
+    expect(runApp(['manifests', ...withoutArn], env).stderr).toBe(
+      'app: --xray-role-arn: is required (or --pod-identity)\n',
+    )
+  })
+
   test('--print-iam prints the course step-03 command, filled in', () => {
     const result = runApp(['manifests', '--print-iam', ...flags, '--cluster', 'demo2'], env)
     expect(result.stdout).toContain(
