@@ -3,6 +3,7 @@ import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
 import { flagNames, iamCommand, parseManifestOptions, synthesizeManifests } from '../manifests'
 import packageJson from '../package.json' with { type: 'json' }
+import { startConsole } from '../services/console'
 import { startDev } from '../services/dev'
 import { serveNotification } from '../services/notification'
 import {
@@ -11,6 +12,7 @@ import {
   inferRole,
   loadConfig,
   loadDevConfig,
+  parseHostPort,
   type Role,
   type RoleConfig,
   roles,
@@ -18,7 +20,7 @@ import {
 } from '../services/platform'
 import { type Check, checkDeployment, formatChecks } from '../services/status'
 import { migrateOnce, serveUsermgmt } from '../services/usermgmt'
-import { TracingConfigError } from '../services/xray'
+import { loadSamplingRules, type SamplingRules, TracingConfigError } from '../services/xray'
 
 const usage = {
   main: `app ${packageJson.version}: the EKS X-Ray course's two microservices in one binary
@@ -29,6 +31,7 @@ Usage:
   app dev [--data-dir DIR]                            both roles, SQLite and a mail sink on one machine
   app manifests [options] | kubectl apply -f -        the whole EKS deployment as YAML (see app manifests --help)
   app status [--namespace NS] [--wait]                is that deployment healthy? (one line per check)
+  app console [--udp H:P] [--http H:P] [--forward H:P] a local X-Ray daemon stand-in with a service map page
   app --version                                       print the version
   app <command> --help                                help for one command`,
   serve: `Usage: app serve --role=usermgmt|notification [--port N]
@@ -108,6 +111,20 @@ Options:
   --wait              keep checking until all pass, showing progress
   --timeout SECONDS   how long --wait waits                            default 300
   -h, --help          this help`,
+  console: `Usage: app console [options]
+
+A stand-in for the X-Ray daemon plus a small X-Ray console: receives segment documents on UDP, answers the SDKs'
+centralized sampling calls, joins documents into traces, and serves a page (service map, traces, timelines, mail)
+and a JSON API (/api/traces, /api/traces/{id}, /api/service-graph, /api/mail, /api/stats) on the TCP address.
+
+Options:
+  --udp HOST:PORT          where segments arrive                     default 127.0.0.1:2000
+  --http HOST:PORT         page, API and sampling endpoints          default 127.0.0.1:2000
+  --forward HOST:PORT      also send every datagram, unchanged, to a real daemon
+  --max-traces N           traces kept, oldest dropped first         default 1000
+  --save FILE              POST /api/save writes every trace kept to FILE
+  --sampling-rules FILE    rules GetSamplingRules serves (version-2 JSON); default 1 a second then 5%
+  -h, --help               this help`,
 } as const
 
 class UsageError extends Error {}
@@ -311,6 +328,58 @@ async function status(args: string[]): Promise<void> {
   process.exit(checks.every((c) => c.ok) ? 0 : 1)
 }
 
+async function xrayConsole(args: string[]): Promise<void> {
+  const { values } = parse('console', args, {
+    udp: { type: 'string' },
+    http: { type: 'string' },
+    forward: { type: 'string' },
+    'max-traces': { type: 'string' },
+    save: { type: 'string' },
+    'sampling-rules': { type: 'string' },
+  })
+  if (values.help) return out(usage.console)
+  const problems: string[] = []
+  const address = (flag: string, text: string | undefined, fallback: string | undefined) => {
+    if (text === undefined && fallback === undefined) return undefined
+    const parsed = parseHostPort(text ?? fallback ?? '')
+    if (!parsed) problems.push(`--${flag}: must be host:port (got ${JSON.stringify(text)})`)
+    return parsed
+  }
+  const udp = address('udp', values.udp, '127.0.0.1:2000')
+  const http = address('http', values.http, '127.0.0.1:2000')
+  const forward = address('forward', values.forward, undefined)
+  const maxTraces = Number(values['max-traces'] ?? '1000')
+  if (!Number.isInteger(maxTraces) || maxTraces < 1 || maxTraces > 1_000_000) {
+    problems.push(
+      `--max-traces: must be a whole number from 1 to 1000000 (got ${JSON.stringify(values['max-traces'])})`,
+    )
+  }
+  let rules: SamplingRules | undefined
+  if (values['sampling-rules'] !== undefined) {
+    try {
+      rules = loadSamplingRules(values['sampling-rules'])
+    } catch (error) {
+      problems.push(
+        error instanceof Error ? error.message.replace('AWS_XRAY_SAMPLING_RULES', '--sampling-rules') : String(error),
+      )
+    }
+  }
+  if (problems.length > 0 || !udp || !http) fail(problems)
+  const log = createLogger({ fields: { role: 'console' } })
+  const running = await startConsole({
+    udp,
+    http,
+    forward,
+    maxTraces,
+    saveFile: values.save,
+    samplingRules: rules,
+    log,
+  })
+  process.stderr.write(`\n  x-ray console  ${running.url}\n  segments      udp://${udp.host}:${running.udpPort}\n\n`)
+  await stopOnSignal(running, log)
+  process.exit(0)
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   switch (command) {
@@ -333,6 +402,8 @@ async function main(argv: string[]): Promise<void> {
       return manifests(rest)
     case 'status':
       return status(rest)
+    case 'console':
+      return xrayConsole(rest)
     default:
       throw new UsageError(`unknown command ${JSON.stringify(command)}; see app --help`)
   }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { startMailSink } from '../console'
+import { startConsole, startMailSink } from '../console'
 import { createSmtpMailer, startNotification } from '../notification'
 import { type DevConfig, type Logger, Secret, type XrayConfig } from '../platform'
 import { createSqliteDatabase, startUsermgmt } from '../usermgmt'
@@ -12,6 +12,8 @@ export interface DevEnvironment {
   readonly usermgmtUrl: string
   readonly notificationUrl: string
   readonly smtpPort: number
+  /** The local X-Ray console's page and API. */
+  readonly consoleUrl: string
   stop(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
 }
@@ -53,6 +55,13 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
         text: mail.text,
       }),
   })
+  const xrayConsole = await startConsole({
+    udp: { host: '127.0.0.1', port: config.daemonPort },
+    http: { host: '127.0.0.1', port: config.daemonPort },
+    mail: () => sink.messages(),
+    samplingRules: { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } },
+    log: log.child({ role: 'console' }),
+  })
   const notification = startNotification({
     mailer: createSmtpMailer({
       host: '127.0.0.1',
@@ -65,7 +74,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     }),
     appVersion: 'V1',
     tracer: createTracer({
-      config: devXray('V1-Notification-Microservice', config.daemonPort),
+      config: devXray('V1-Notification-Microservice', xrayConsole.udpPort),
       log: log.child({ role: 'notification', component: 'xray' }),
       samplingRules: traceEverything,
       centralizedSampling: false,
@@ -80,7 +89,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     database: createSqliteDatabase(databaseFile),
     notificationBaseUrl: notification.url,
     tracer: createTracer({
-      config: devXray('User-Management-Microservice', config.daemonPort),
+      config: devXray('User-Management-Microservice', xrayConsole.udpPort),
       log: log.child({ role: 'usermgmt', component: 'xray' }),
       samplingRules: traceEverything,
       centralizedSampling: false,
@@ -96,10 +105,11 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     `notification  ${notification.url}/notification/health-status`,
     `database      ${databaseFile} (SQLite)`,
     `mail sink     smtp://127.0.0.1:${sink.port} (every mail is printed in the log)`,
-    `x-ray         every request traced, segments sent to udp://127.0.0.1:${config.daemonPort}`,
+    `x-ray         ${xrayConsole.url}  (service map, traces, mail; every request is traced)`,
     `try           curl ${usermgmt.url}/usermgmt/notification-xray`,
   ]
   log.info('dev environment ready', {
+    console: xrayConsole.url,
     usermgmt: usermgmt.url,
     notification: notification.url,
     database: databaseFile,
@@ -111,6 +121,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
       await usermgmt.stop()
       await notification.stop()
       await sink.stop()
+      await xrayConsole.stop()
     })()
     return stopping
   }
@@ -119,6 +130,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     usermgmtUrl: usermgmt.url,
     notificationUrl: notification.url,
     smtpPort: sink.port,
+    consoleUrl: xrayConsole.url,
     stop,
     [Symbol.asyncDispose]: stop,
   }

@@ -157,7 +157,8 @@ function boolean() {
     .transform((v) => v === 'true')
 }
 
-function hostPort(text: string): HostPort | undefined {
+/** `host:port` (IPv6 in brackets), or undefined when it is not one. */
+export function parseHostPort(text: string): HostPort | undefined {
   const match = /^(.*):(\d{1,5})$/.exec(text.trim())
   if (!match) return undefined
   const [, rawHost = '', rawPort = ''] = match
@@ -173,13 +174,13 @@ function hostPort(text: string): HostPort | undefined {
 const daemonAddress = z.string().transform((text, ctx) => {
   const parts = text.trim().split(/\s+/)
   if (parts.length === 1) {
-    const both = hostPort(parts[0] ?? '')
+    const both = parseHostPort(parts[0] ?? '')
     if (both) return { udp: both, tcp: both }
   } else if (parts.length === 2) {
     const byProtocol = new Map<string, HostPort | undefined>()
     for (const part of parts) {
       const match = /^(tcp|udp):(.*)$/.exec(part)
-      if (match?.[1] && match[2] !== undefined) byProtocol.set(match[1], hostPort(match[2]))
+      if (match?.[1] && match[2] !== undefined) byProtocol.set(match[1], parseHostPort(match[2]))
     }
     const udp = byProtocol.get('udp')
     const tcp = byProtocol.get('tcp')

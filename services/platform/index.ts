@@ -11,6 +11,7 @@ export {
   loadDevConfig,
   type MailConfig,
   type NotificationConfig,
+  parseHostPort,
   type Role,
   type RoleConfig,
   roles,

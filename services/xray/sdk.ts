@@ -20,6 +20,7 @@ type SamplingDecision = string | boolean
 interface Sampler {
   shouldSample(request: { host: string; httpMethod: string; urlPath: string; serviceName: string }): SamplingDecision
   start?(): void
+  rulePoller?: { start(): void }
   ruleCache?: { rules: readonly unknown[]; lastUpdated: number | null }
 }
 
@@ -109,7 +110,14 @@ export function configureSampling(setup: SamplingSetup): void {
  */
 export function startCentralizedSampling(): () => boolean {
   const { middleware } = load()
-  middleware.sampler.start?.()
+  const sampler = middleware.sampler
+  // The SDK's sampler is process-wide: a tracer pointed at another daemon must not keep the last one's rules.
+  if (sampler.ruleCache) {
+    sampler.ruleCache.rules = []
+    sampler.ruleCache.lastUpdated = null
+  }
+  sampler.start?.()
+  sampler.rulePoller?.start()
   return () => {
     const cache = middleware.sampler.ruleCache
     return (
