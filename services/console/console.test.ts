@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDev } from '../dev'
-import { captureLog, waitUntil } from '../testing'
+import { captureLog, startFakeDaemon, waitUntil } from '../testing'
 import { createTracer } from '../xray'
 import { type RunningConsole, startConsole } from '.'
 
@@ -91,6 +91,29 @@ describe('the console fed by ./app dev', () => {
     expect(one.documents.map((d) => d.name)).toContain('V1-Notification-Microservice')
     expect((await fetch(dev.consoleUrl)).headers.get('content-type')).toStartWith('text/html')
   })
+})
+
+test('forwards every datagram unchanged to a real daemon, and saves the traces it keeps on request', async () => {
+  using daemon = await startFakeDaemon()
+  const file = join(mkdtempSync(join(tmpdir(), 'console-save-')), 'traces.json')
+  await using forwarding = await startConsole({
+    udp: { host: '127.0.0.1', port: 0 },
+    http: { host: '127.0.0.1', port: 0 },
+    forward: { host: '127.0.0.1', port: daemon.port },
+    saveFile: file,
+    log: captureLog().log,
+  })
+  const datagram =
+    '{"format":"json","version":1}\n{"trace_id":"1-6b000000-cccccccccccccccccccccccc","id":"cccccccccccccccc","name":"Fwd","start_time":1,"end_time":2}'
+  const socket = await Bun.udpSocket({})
+  socket.send(datagram, forwarding.udpPort, '127.0.0.1')
+  socket.close()
+  await daemon.waitFor((docs) => docs.length === 1)
+  expect(daemon.datagrams[0]?.raw).toBe(datagram)
+  await waitUntil(async () => expect(forwarding.collector.stats().accepted).toBe(1))
+  const saved = await fetch(`${forwarding.url}/api/save`, { method: 'POST' })
+  expect(await saved.json()).toEqual({ saved: 1, file })
+  expect(JSON.parse(readFileSync(file, 'utf8'))).toMatchObject([{ id: '1-6b000000-cccccccccccccccccccccccc' }])
 })
 
 describe('the console as a daemon stand-in', () => {
