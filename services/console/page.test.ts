@@ -85,7 +85,7 @@ test('shows the course map, a trace timeline and the received mail in a real bro
   await page.click('button[data-tab="mail"]')
   await page.waitForSelector('tr.mail-row')
   await page.click('tr.mail-row')
-  const mail = await page.locator('.mail').innerText()
+  const mail = (await page.locator('.mail').textContent()) ?? ''
   expect(mail).toContain('Stack Simplify account creation.')
   expect(mail).toContain('Hello Page, your stack simplify account is created successfully!')
   await page.close()
