@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDev } from '../dev'
-import { captureLog, startFakeDaemon, waitUntil } from '../testing'
+import { captureLog, isSampled, startFakeDaemon, waitUntil } from '../testing'
 import { createTracer } from '../xray'
 import { type RunningConsole, startConsole } from '.'
 
@@ -242,18 +242,7 @@ describe('the console as a daemon stand-in', () => {
       samplingRules: { version: 2, rules: [], default: { fixed_target: 0, rate: 0 } },
       centralizedSampling: true,
     })
-    const sampled = async (path: string) => {
-      let decision = false
-      await tracer.around(
-        new Request(`http://svc${path}`),
-        () => undefined,
-        async () => {
-          decision = tracer.currentTraceHeader()?.endsWith('Sampled=1') ?? false
-          return new Response('ok')
-        },
-      )
-      return decision
-    }
+    const sampled = (path: string) => isSampled(tracer, path)
     await waitUntil(async () => expect(await sampled('/yes/please')).toBe(true), 10_000, 50)
     expect(await sampled('/no')).toBe(false)
     const targets = await fetch(`${xray.url}/SamplingTargets`, {

@@ -1,6 +1,6 @@
 // Centralized sampling: the SDK's pollers ask the daemon's TCP endpoints for rules, as against a real daemon.
 import { expect, test } from 'bun:test'
-import { captureLog, startFakeDaemon, waitUntil } from '../testing'
+import { captureLog, isSampled, startFakeDaemon, waitUntil } from '../testing'
 import { createTracer } from '.'
 
 function rule(name: string, priority: number, urlPath: string, fixedRate: number) {
@@ -61,18 +61,7 @@ test('uses the rules the daemon serves on GetSamplingRules, over the local ones'
     samplingRules: { version: 2, rules: [], default: { fixed_target: 0, rate: 0 } },
     centralizedSampling: true,
   })
-  const sampled = async (path: string) => {
-    let decision = false
-    await tracer.around(
-      new Request(`http://svc${path}`),
-      () => undefined,
-      async () => {
-        decision = tracer.currentTraceHeader()?.endsWith('Sampled=1') ?? false
-        return new Response('ok')
-      },
-    )
-    return decision
-  }
+  const sampled = (path: string) => isSampled(tracer, path)
   await waitUntil(async () => expect(await sampled('/central/a')).toBe(true), 10_000, 50)
   expect(calls[0]).toEqual({ path: '/GetSamplingRules', body: '{}' })
   for (let i = 0; i < 20; i++) expect(await sampled('/elsewhere')).toBe(false)

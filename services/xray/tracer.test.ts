@@ -8,6 +8,7 @@ import {
   allSubsegments,
   captureLog,
   type FakeDaemon,
+  isSampled,
   type SegmentDocument,
   schemaErrors,
   startFakeDaemon,
@@ -280,18 +281,7 @@ describe('sampling', () => {
       log: captureLog().log,
       centralizedSampling: false,
     })
-    const decide = async (path: string) => {
-      let decision = false
-      await tracer.around(
-        new Request(`http://svc${path}`),
-        () => undefined,
-        async () => {
-          decision = tracer.currentTraceHeader()?.endsWith('Sampled=1') ?? false
-          return new Response('ok')
-        },
-      )
-      return decision
-    }
+    const decide = (path: string) => isSampled(tracer, path)
     expect(await decide('/traced/a')).toBe(true)
     expect(await decide('/other')).toBe(false)
     await tracer.close()
