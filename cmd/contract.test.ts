@@ -29,7 +29,7 @@ let usermgmt: AppProcess
 let notificationPort = 0
 let base = ''
 
-function notificationEnv(port: number): Record<string, string> {
+function notificationEnv(): Record<string, string> {
   return {
     AWS_MAIL_SERVER_HOST: 'localhost',
     AWS_MAIL_SERVER_PORT: String(sink.port),
@@ -40,12 +40,11 @@ function notificationEnv(port: number): Record<string, string> {
     NODE_EXTRA_CA_CERTS: testCertificate().certFile,
     AWS_XRAY_DAEMON_ADDRESS: daemon.address,
     AWS_XRAY_SAMPLING_RULES: rulesFile,
-    PORT_FOR_TEST: String(port),
   }
 }
 
 async function startNotificationBinary(port: number): Promise<AppProcess> {
-  const child = spawnApp(['serve', '--role=notification', '--port', String(port)], notificationEnv(port))
+  const child = spawnApp(['serve', '--role=notification', '--port', String(port)], notificationEnv())
   const line = await child.waitForLog((l) => l['message'] === 'notification listening')
   notificationPort = Number(line['port'])
   return child
