@@ -305,6 +305,8 @@ export function createTracer(options: TracerOptions): Tracer {
     }
     const span = spanFor(subsegment)
     try {
+      // A query is a leaf: nothing traced happens inside it, so it needs no context of its own.
+      if (kind === 'sql') return await work(span)
       return await storage.run({ ...store, tree, entity: subsegment }, () => work(span))
     } catch (error) {
       if (!subsegment.fault) span.fail(error, true)
