@@ -1,6 +1,7 @@
 // The one test command (npm test): type-check, lint, build the binary the CLI tests spawn, then every test.
 // Each step runs even when an earlier one failed, so one run shows every problem; the exit code is 1 if any did.
 const steps: { name: string; cmd: string[] }[] = [
+  { name: 'prerequisites', cmd: ['bash', 'scripts/prerequisites.sh'] },
   { name: 'typecheck', cmd: ['tsc', '--noEmit'] },
   { name: 'lint', cmd: ['biome', 'ci', '.'] },
   { name: 'build', cmd: [process.execPath, 'scripts/build.ts'] },
