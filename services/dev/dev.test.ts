@@ -11,6 +11,7 @@ test('./app dev serves both roles on SQLite and a mail sink, prints each mail, a
     DEV_USERMGMT_PORT: '0',
     DEV_NOTIFICATION_PORT: '0',
     DEV_SMTP_PORT: '0',
+    DEV_XRAY_PORT: '0',
   })
   const ready = await app.waitForLog((line) => line['message'] === 'dev environment ready')
   const base = `${ready['usermgmt']}/usermgmt`

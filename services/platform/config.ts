@@ -271,7 +271,7 @@ const devEnv = z.object({
   DEV_USERMGMT_PORT: listenPort.default(8095),
   DEV_NOTIFICATION_PORT: listenPort.default(8096),
   DEV_SMTP_PORT: listenPort.default(1025),
-  DEV_XRAY_PORT: port.default(2000),
+  DEV_XRAY_PORT: listenPort.default(2000),
   DEV_DATA_DIR: z.string().trim().min(1, 'must be a directory path').default('.app-dev'),
 })
 
