@@ -1,125 +1,138 @@
-// The local daemon's receiving end: parses datagrams as the X-Ray daemon does, and joins documents into
-// traces by trace id and id, whatever order they arrive in.
-
-export interface Entity {
-  readonly id: string
-  readonly name: string
-  readonly start_time: number
-  readonly end_time?: number
-  readonly in_progress?: boolean
-  readonly trace_id?: string
-  readonly parent_id?: string
-  readonly type?: string
-  readonly origin?: string
-  readonly namespace?: string
-  readonly http?: { request?: Record<string, unknown>; response?: { status?: number; content_length?: number } }
-  readonly sql?: Record<string, unknown>
-  readonly error?: boolean
-  readonly fault?: boolean
-  readonly throttle?: boolean
-  readonly traced?: boolean
-  readonly subsegments?: Entity[]
-  readonly [key: string]: unknown
-}
+// The local daemon's receiving end: takes datagrams as the X-Ray daemon does and keeps the documents by trace id
+// and id, whatever order they arrive in, within fixed bounds so that a flood cannot grow the process.
+import { parseDatagram, type RejectReason, rejectReasons, type SegmentDocument } from './document'
 
 export interface StoredTrace {
   readonly id: string
-  /** Documents by id: segments and independent subsegments; a complete one replaces an in-progress one. */
-  readonly documents: Map<string, Entity>
+  /** Segments and independent subsegments by id; a complete document replaces an in-progress one. */
+  readonly documents: Map<string, SegmentDocument>
+  /** JSON bytes of the documents kept, what the byte bound counts. */
+  bytes: number
   updatedAt: number
 }
 
-export type RejectReason = 'too_large' | 'bad_header' | 'bad_json' | 'bad_document'
-
 export interface CollectorOptions {
   /** Traces kept; the least recently updated is dropped first. @default 1000 */
-  readonly maxTraces?: number
-  /** Documents kept per trace. @default 500 */
-  readonly maxDocumentsPerTrace?: number
+  readonly maxTraces?: number | undefined
+  /** Documents kept per trace; later new ones are dropped (and counted). @default 500 */
+  readonly maxDocumentsPerTrace?: number | undefined
+  /** JSON bytes of documents kept in all; traces are dropped oldest first beyond it. @default 64 MiB */
+  readonly maxBytes?: number | undefined
 }
 
-const maxDatagram = 64 * 1024
-const hex16 = /^[0-9a-f]{16}$/
-const traceIdPattern = /^1-[0-9a-f]{8}-[0-9a-f]{24}$/
-
-function isEntity(value: unknown, top: boolean): value is Entity {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false
-  const e = value as Record<string, unknown>
-  if (typeof e['id'] !== 'string' || !hex16.test(e['id'])) return false
-  if (typeof e['name'] !== 'string' || e['name'].length === 0 || e['name'].length > 250) return false
-  if (typeof e['start_time'] !== 'number') return false
-  if (e['end_time'] !== undefined && typeof e['end_time'] !== 'number') return false
-  if (e['end_time'] === undefined && e['in_progress'] !== true) return false
-  if (top && (typeof e['trace_id'] !== 'string' || !traceIdPattern.test(e['trace_id']))) return false
-  if (e['parent_id'] !== undefined && (typeof e['parent_id'] !== 'string' || !hex16.test(e['parent_id']))) return false
-  if (top && e['type'] === 'subsegment' && e['parent_id'] === undefined) return false
-  const subs = e['subsegments']
-  if (subs !== undefined && (!Array.isArray(subs) || !subs.every((s) => isEntity(s, false)))) return false
-  return true
+export interface CollectorStats {
+  /** Datagrams seen, well-formed or not. */
+  readonly received: number
+  readonly accepted: number
+  readonly rejected: Readonly<Record<RejectReason, number>>
+  /** Well-formed documents not kept because their trace already holds maxDocumentsPerTrace. */
+  readonly droppedTraceFull: number
+  readonly traces: number
+  readonly documents: number
+  readonly bytes: number
+  /** Traces dropped to stay within the bounds. */
+  readonly evicted: number
+  readonly limits: { readonly maxTraces: number; readonly maxDocumentsPerTrace: number; readonly maxBytes: number }
 }
 
-export function createCollector(options: CollectorOptions = {}) {
+export type IngestResult =
+  | { readonly ok: true; readonly traceId: string; readonly kept: boolean }
+  | { readonly ok: false; readonly reason: RejectReason }
+
+export interface Collector {
+  /** One datagram: the JSON header line, then one document. Never throws. */
+  ingest(datagram: Uint8Array): IngestResult
+  /** Most recently updated first. */
+  traces(): StoredTrace[]
+  trace(id: string): StoredTrace | undefined
+  stats(): CollectorStats
+  clear(): void
+}
+
+export function createCollector(options: CollectorOptions = {}): Collector {
   const maxTraces = options.maxTraces ?? 1000
   const maxDocuments = options.maxDocumentsPerTrace ?? 500
+  const maxBytes = Math.max(options.maxBytes ?? 64 * 1024 * 1024, 64 * 1024)
   // A Map iterates in insertion order: re-inserting on update keeps the least recently updated first.
   const traces = new Map<string, StoredTrace>()
-  const rejected: Record<RejectReason, number> = { too_large: 0, bad_header: 0, bad_json: 0, bad_document: 0 }
+  const rejected = Object.fromEntries(rejectReasons.map((r) => [r, 0])) as Record<RejectReason, number>
+  let received = 0
   let accepted = 0
+  let droppedTraceFull = 0
   let evicted = 0
+  let documents = 0
+  let bytes = 0
+  const sizes = new WeakMap<SegmentDocument, number>()
+
+  const drop = (trace: StoredTrace) => {
+    traces.delete(trace.id)
+    documents -= trace.documents.size
+    bytes -= trace.bytes
+    evicted++
+  }
 
   return {
-    /** One datagram: the JSON header line, then one document. */
-    ingest(datagram: Uint8Array): { ok: true; traceId: string } | { ok: false; reason: RejectReason } {
-      const reject = (reason: RejectReason) => {
-        rejected[reason]++
-        return { ok: false as const, reason }
-      }
-      if (datagram.byteLength > maxDatagram) return reject('too_large')
-      const text = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.byteLength).toString('utf8')
-      const newline = text.indexOf('\n')
-      if (newline < 0) return reject('bad_header')
-      let header: unknown
-      let document: unknown
-      try {
-        header = JSON.parse(text.slice(0, newline))
-      } catch {
-        return reject('bad_header')
-      }
-      const h = header as { format?: unknown; version?: unknown } | null
-      if (!h || typeof h.format !== 'string' || h.format.toLowerCase() !== 'json' || h.version !== 1)
-        return reject('bad_header')
-      try {
-        document = JSON.parse(text.slice(newline + 1))
-      } catch {
-        return reject('bad_json')
-      }
-      if (!isEntity(document, true)) return reject('bad_document')
-      const traceId = document.trace_id as string
-      let trace = traces.get(traceId)
-      if (trace) traces.delete(traceId)
-      else trace = { id: traceId, documents: new Map(), updatedAt: 0 }
-      const existing = trace.documents.get(document.id)
-      if (!existing || existing.in_progress || !document.in_progress) {
-        if (existing || trace.documents.size < maxDocuments) trace.documents.set(document.id, document)
-      }
-      trace.updatedAt = Date.now()
-      traces.set(traceId, trace)
-      while (traces.size > maxTraces) {
-        const oldest = traces.keys().next()
-        if (oldest.done) break
-        traces.delete(oldest.value)
-        evicted++
+    ingest(datagram) {
+      received++
+      const parsed = parseDatagram(datagram)
+      if (!parsed.ok) {
+        rejected[parsed.reason]++
+        return parsed
       }
       accepted++
-      return { ok: true, traceId }
+      const { document } = parsed
+      const traceId = document.trace_id
+      let trace = traces.get(traceId)
+      if (trace) traces.delete(traceId)
+      else trace = { id: traceId, documents: new Map(), bytes: 0, updatedAt: 0 }
+      trace.updatedAt = Date.now()
+      traces.set(traceId, trace)
+
+      const existing = trace.documents.get(document.id)
+      // An in-progress document never replaces the complete one, whichever arrives first.
+      const replaces = existing !== undefined && (existing.in_progress === true || document.in_progress !== true)
+      let kept = false
+      sizes.set(document, parsed.bytes)
+      if (replaces) {
+        const before = sizes.get(existing) ?? 0
+        trace.documents.set(document.id, document)
+        trace.bytes += parsed.bytes - before
+        bytes += parsed.bytes - before
+        kept = true
+      } else if (existing === undefined && trace.documents.size < maxDocuments) {
+        trace.documents.set(document.id, document)
+        trace.bytes += parsed.bytes
+        bytes += parsed.bytes
+        documents++
+        kept = true
+      } else if (existing === undefined) {
+        droppedTraceFull++
+      }
+      if (trace.documents.size === 0) traces.delete(traceId)
+      for (const oldest of traces.values()) {
+        if (traces.size <= maxTraces && bytes <= maxBytes) break
+        if (oldest === trace && traces.size === 1) break
+        drop(oldest)
+      }
+      return { ok: true, traceId, kept }
     },
     traces: () => [...traces.values()].reverse(),
-    trace: (id: string) => traces.get(id),
-    stats: () => ({ accepted, rejected: { ...rejected }, traces: traces.size, evicted }),
+    trace: (id) => traces.get(id),
+    stats: () => ({
+      received,
+      accepted,
+      rejected: { ...rejected },
+      droppedTraceFull,
+      traces: traces.size,
+      documents,
+      bytes,
+      evicted,
+      limits: { maxTraces, maxDocumentsPerTrace: maxDocuments, maxBytes },
+    }),
     clear() {
       traces.clear()
+      documents = 0
+      bytes = 0
     },
   }
 }
-
-export type Collector = ReturnType<typeof createCollector>

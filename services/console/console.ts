@@ -1,21 +1,15 @@
-import { writeFileSync } from 'node:fs'
+import { createSocket } from 'node:dgram'
+import { renameSync, writeFileSync } from 'node:fs'
+import { isIPv6 } from 'node:net'
 import type { HostPort, Logger } from '../platform'
+import { defaultSamplingRules, type SamplingRules } from '../xray'
 import { type Collector, createCollector } from './collector'
+import type { Entity } from './document'
 import { buildServiceGraph } from './graph'
 import type { ReceivedMail } from './mail-sink'
 import page from './page.html' with { type: 'text' }
-
-export interface LocalRules {
-  readonly version: 2
-  readonly rules?: readonly {
-    host: string
-    http_method: string
-    url_path: string
-    fixed_target: number
-    rate: number
-  }[]
-  readonly default: { readonly fixed_target: number; readonly rate: number }
-}
+import { createSamplingService } from './sampling'
+import { type AssembledTrace, assembleTrace, type TraceSummary } from './trace'
 
 export interface ConsoleOptions {
   /** Where segments arrive, as the daemon's UDP address. @default 127.0.0.1:2000 */
@@ -24,17 +18,21 @@ export interface ConsoleOptions {
   readonly http: HostPort
   /** Send every datagram on, unchanged, to a real daemon. */
   readonly forward?: HostPort | undefined
+  /** Traces kept, oldest dropped first. @default 1000 */
   readonly maxTraces?: number | undefined
+  /** JSON bytes of documents kept in all, oldest traces dropped first. @default 64 MiB */
+  readonly maxBytes?: number | undefined
   /** Where POST /api/save writes every trace kept. */
   readonly saveFile?: string | undefined
-  /** What GetSamplingRules serves. @default the SDK default: 1 a second, then 5% */
-  readonly samplingRules?: LocalRules | undefined
+  /** What GetSamplingRules serves. @default the tracing layer's defaults: 1 a second then 5%, never health checks */
+  readonly samplingRules?: SamplingRules | undefined
   /** The dev mailbox, shown on the page's Mail tab. */
-  readonly mail?: () => readonly ReceivedMail[]
+  readonly mail?: (() => readonly ReceivedMail[]) | undefined
   readonly log: Logger
 }
 
 export interface RunningConsole {
+  /** The page; the API is under /api. */
   readonly url: string
   readonly udpPort: number
   readonly collector: Collector
@@ -42,149 +40,175 @@ export interface RunningConsole {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-function centralizedRules(rules: LocalRules, created: number) {
-  const record = (
-    name: string,
-    priority: number,
-    r: { host?: string; http_method?: string; url_path?: string; fixed_target: number; rate: number },
-  ) => ({
-    SamplingRule: {
-      RuleName: name,
-      RuleARN: `arn:aws:xray:local:000000000000:sampling-rule/${name}`,
-      ResourceARN: '*',
-      Priority: priority,
-      FixedRate: r.rate,
-      ReservoirSize: r.fixed_target,
-      ServiceName: '*',
-      ServiceType: '*',
-      Host: r.host ?? '*',
-      HTTPMethod: r.http_method ?? '*',
-      URLPath: r.url_path ?? '*',
-      Version: 1,
-      Attributes: {},
-    },
-    CreatedAt: created,
-    ModifiedAt: created,
-  })
-  return [
-    ...(rules.rules ?? []).map((r, i) => record(`local-${i + 1}`, i + 1, r)),
-    record('Default', 10000, rules.default),
-  ]
+export interface TraceFilter {
+  readonly service?: string | undefined
+  /** Part of the root request's URL. */
+  readonly url?: string | undefined
+  readonly status?: number | undefined
+  readonly minMs?: number | undefined
+  readonly maxMs?: number | undefined
+}
+
+/** Asked of the kernel, which caps it at net.core.rmem_max. */
+const receiveBuffer = 4 * 1024 * 1024
+
+function matches(summary: TraceSummary, filter: TraceFilter): boolean {
+  if (filter.service !== undefined && !summary.services.includes(filter.service)) return false
+  if (filter.url !== undefined && !(summary.url ?? '').includes(filter.url)) return false
+  if (filter.status !== undefined && summary.status !== filter.status) return false
+  if (filter.minMs !== undefined && summary.durationMs < filter.minMs) return false
+  if (filter.maxMs !== undefined && summary.durationMs > filter.maxMs) return false
+  return true
+}
+
+function numberParam(params: URLSearchParams, name: string): number | undefined | null {
+  const text = params.get(name)
+  if (text === null || text === '') return undefined
+  const value = Number(text)
+  return Number.isFinite(value) ? value : null
+}
+
+/** A span for the API: the entity's own fields without its nested subsegments (they are spans of their own). */
+function spanView({ entity, ...span }: AssembledTrace['spans'][number]) {
+  const { subsegments: _nested, ...fields } = entity as Entity & { subsegments?: unknown }
+  return { ...span, document: fields }
 }
 
 /** `./app console`: a stand-in for the X-Ray daemon (UDP in, sampling endpoints) and a small X-Ray console. */
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const { log } = options
-  const collector = createCollector({ maxTraces: options.maxTraces })
-  const created = Math.floor(Date.now() / 1000)
-  const rules = options.samplingRules ?? { version: 2, rules: [], default: { fixed_target: 1, rate: 0.05 } }
-  const records = centralizedRules(rules, created)
+  const collector = createCollector({ maxTraces: options.maxTraces, maxBytes: options.maxBytes })
+  const sampling = createSamplingService(options.samplingRules ?? defaultSamplingRules)
+  const forwarding = { sent: 0, failed: 0 }
   let lastRejectLog = 0
 
   const forward = options.forward
     ? await Bun.udpSocket({ connect: { hostname: options.forward.host, port: options.forward.port } })
     : undefined
-  const udp = await Bun.udpSocket({
-    hostname: options.udp.host,
-    port: options.udp.port,
-    socket: {
-      data(_socket, data) {
-        if (forward) {
-          try {
-            forward.send(data)
-          } catch {
-            // The real daemon being away must not stop the local console.
-          }
-        }
-        const result = collector.ingest(data)
-        if (!result.ok && Date.now() - lastRejectLog > 10_000) {
-          lastRejectLog = Date.now()
-          log.warn('rejected a datagram', { reason: result.reason, counts: collector.stats().rejected })
-        }
-      },
-    },
+  const receive = (data: Uint8Array) => {
+    if (forward) {
+      try {
+        if (forward.send(data)) forwarding.sent++
+        else forwarding.failed++
+      } catch {
+        // The real daemon being away (ICMP refused) must not stop the local console.
+        forwarding.failed++
+      }
+    }
+    const result = collector.ingest(data)
+    if (!result.ok && Date.now() - lastRejectLog > 10_000) {
+      lastRejectLog = Date.now()
+      log.warn('rejected a datagram (counts in /api/stats)', {
+        reason: result.reason,
+        rejected: collector.stats().rejected,
+      })
+    }
+  }
+  // node:dgram rather than Bun.udpSocket for its receive buffer: at the kernel's default (208 KiB) a burst of a
+  // hundred 1.5 KB segments already overflows it, and the kernel drops what does not fit.
+  const udp = createSocket({ type: isIPv6(options.udp.host) ? 'udp6' : 'udp4', recvBufferSize: receiveBuffer })
+  udp.on('message', receive)
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject)
+    udp.bind(options.udp.port, options.udp.host, () => {
+      udp.off('error', reject)
+      resolve()
+    })
   })
+  udp.on('error', (error) => log.warn('udp socket error', { error }))
+  const udpPort = udp.address().port
 
   const json = (value: unknown, status = 200) => Response.json(value, { status })
+  const assembled = () => collector.traces().map(assembleTrace)
   const server = Bun.serve({
     hostname: options.http.host,
     port: options.http.port,
     development: false,
     routes: {
-      '/': () => new Response(page as unknown as string, { headers: { 'content-type': 'text/html;charset=utf-8' } }),
+      // Imported as text (bun-types calls every .html an HTML bundle).
+      '/': new Response(String(page), { headers: { 'content-type': 'text/html;charset=utf-8' } }),
       '/api/traces': (request) => {
-        const url = new URL(request.url)
-        const service = url.searchParams.get('service')
-        const summaries = collector.traces().map((trace) => {
-          const docs = [...trace.documents.values()]
-          const segments = docs.filter((d) => d.type !== 'subsegment')
-          const root = segments.find((s) => s.parent_id === undefined) ?? segments[0]
-          const start = Math.min(...docs.map((d) => d.start_time))
-          const end = Math.max(...docs.map((d) => d.end_time ?? d.start_time))
-          return {
-            id: trace.id,
-            services: [...new Set(segments.map((s) => s.name))],
-            method: root?.http?.request?.['method'] ?? null,
-            url: root?.http?.request?.['url'] ?? null,
-            status: root?.http?.response?.status ?? null,
-            durationMs: Math.round((end - start) * 100_000) / 100,
-            documents: docs.length,
-            startTime: start,
-          }
-        })
-        return json(service ? summaries.filter((t) => t.services.includes(service)) : summaries)
+        const params = new URL(request.url).searchParams
+        const numbers = { status: numberParam(params, 'status'), minMs: numberParam(params, 'minMs') }
+        const maxMs = numberParam(params, 'maxMs')
+        if (numbers.status === null || numbers.minMs === null || maxMs === null)
+          return json({ error: 'status, minMs and maxMs must be numbers' }, 400)
+        const filter = {
+          service: params.get('service') || undefined,
+          url: params.get('url') || undefined,
+          status: numbers.status,
+          minMs: numbers.minMs,
+          maxMs,
+        }
+        const summaries = assembled()
+          .map((t) => t.summary)
+          .filter((s) => matches(s, filter))
+          .sort((a, b) => b.startTime - a.startTime)
+        return json(summaries)
       },
       '/api/traces/:id': (request) => {
         const trace = collector.trace(request.params.id)
-        return trace
-          ? json({ id: trace.id, documents: [...trace.documents.values()] })
-          : json({ error: 'no such trace' }, 404)
+        if (!trace) return json({ error: 'no such trace' }, 404)
+        const { summary, spans } = assembleTrace(trace)
+        return json({ ...summary, spans: spans.map(spanView), documents: [...trace.documents.values()] })
       },
-      '/api/service-graph': () => json(buildServiceGraph(collector.traces())),
-      '/api/mail': () => json(options.mail?.() ?? []),
-      '/api/stats': () => json(collector.stats()),
+      '/api/service-graph': () => json(buildServiceGraph(assembled())),
+      '/api/mail': () => json(options.mail ? [...options.mail()].reverse() : []),
+      '/api/stats': () => {
+        const memory = process.memoryUsage()
+        return json({
+          ...collector.stats(),
+          forwarded: options.forward ? forwarding : null,
+          saveFile: options.saveFile ?? null,
+          memory: { rss: memory.rss, heapUsed: memory.heapUsed },
+        })
+      },
       '/api/save': {
         POST: () => {
-          if (!options.saveFile) return json({ error: 'start the console with --save FILE' }, 409)
+          const file = options.saveFile
+          if (!file) return json({ error: 'start the console with --save FILE to save traces' }, 409)
           const traces = collector.traces().map((t) => ({ id: t.id, documents: [...t.documents.values()] }))
-          writeFileSync(options.saveFile, JSON.stringify(traces, null, 2))
-          return json({ saved: traces.length, file: options.saveFile })
+          try {
+            writeFileSync(`${file}.tmp`, JSON.stringify(traces, null, 2))
+            renameSync(`${file}.tmp`, file)
+          } catch (error) {
+            log.error('could not save traces', { file, error })
+            return json({ error: `could not write ${file}` }, 500)
+          }
+          return json({ saved: traces.length, file })
         },
       },
-      // The daemon's sampling proxy endpoints, as the SDKs call them (xray-on-bun.md 2.3).
-      '/GetSamplingRules': { POST: () => json({ SamplingRuleRecords: records, NextToken: null }) },
+      '/GetSamplingRules': { POST: () => json(sampling.getSamplingRules()) },
       '/SamplingTargets': {
         POST: async (request) => {
-          const body = (await request.json().catch(() => ({}))) as {
-            SamplingStatisticsDocuments?: { RuleName?: string }[]
-          }
-          const now = Math.floor(Date.now() / 1000)
-          const targets = (body.SamplingStatisticsDocuments ?? []).flatMap((doc) => {
-            const rule = records.find((r) => r.SamplingRule.RuleName === doc.RuleName)
-            return rule
-              ? [
-                  {
-                    RuleName: rule.SamplingRule.RuleName,
-                    FixedRate: rule.SamplingRule.FixedRate,
-                    ReservoirQuota: rule.SamplingRule.ReservoirSize,
-                    ReservoirQuotaTTL: now + 10,
-                    Interval: 10,
-                  },
-                ]
-              : []
-          })
-          return json({ SamplingTargetDocuments: targets, LastRuleModification: created, UnprocessedStatistics: [] })
+          const answer = sampling.samplingTargets(await request.json().catch(() => undefined))
+          return answer
+            ? json(answer)
+            : json({ __type: 'InvalidRequestException', Message: 'expected SamplingStatisticsDocuments' }, 400)
         },
       },
     },
     fetch: () => json({ error: 'not found' }, 404),
+    error: (error) => {
+      log.error('console request failed', { error })
+      return json({ error: 'internal error' }, 500)
+    },
   })
-  const url = `http://${options.http.host}:${server.port}`
-  log.info('x-ray console listening', { page: url, udp: `${options.udp.host}:${udp.port}`, forward: options.forward })
-  const stop = async () => {
-    udp.close()
-    forward?.close()
-    await server.stop(true)
+  const host = options.http.host.includes(':') ? `[${options.http.host}]` : options.http.host
+  const url = `http://${host}:${server.port}`
+  log.info('x-ray console listening', {
+    page: url,
+    udp: `${options.udp.host}:${udpPort}`,
+    forward: options.forward ? `${options.forward.host}:${options.forward.port}` : undefined,
+  })
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      await new Promise<void>((resolve) => udp.close(() => resolve()))
+      forward?.close()
+      await server.stop(true)
+    })()
+    return stopping
   }
-  return { url, udpPort: udp.port, collector, stop, [Symbol.asyncDispose]: stop }
+  return { url, udpPort, collector, stop, [Symbol.asyncDispose]: stop }
 }

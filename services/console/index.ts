@@ -1,4 +1,13 @@
-export { type Collector, createCollector, type Entity, type RejectReason } from './collector'
-export { type ConsoleOptions, type LocalRules, type RunningConsole, startConsole } from './console'
-export { buildServiceGraph, type GraphEdge, type GraphNode, type ServiceGraph } from './graph'
+export {
+  type Collector,
+  type CollectorOptions,
+  type CollectorStats,
+  createCollector,
+  type StoredTrace,
+} from './collector'
+export { type ConsoleOptions, type RunningConsole, startConsole, type TraceFilter } from './console'
+export { type Entity, maxDatagramBytes, parseDatagram, type RejectReason, type SegmentDocument } from './document'
+export { buildServiceGraph, type GraphEdge, type GraphNode, type ServiceGraph, type Stats } from './graph'
 export { type MailSink, type MailSinkOptions, type ReceivedMail, startMailSink } from './mail-sink'
+export { createSamplingService, type SamplingService } from './sampling'
+export { type AssembledTrace, assembleTrace, type Span, type TraceSummary } from './trace'
