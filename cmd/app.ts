@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, statSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
 import { type ParseArgsOptionsConfig, parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
 import { flagNames, iamCommand, parseManifestOptions, synthesizeManifests } from '../manifests'
@@ -59,8 +60,10 @@ Options:
   dev: `Usage: app dev [--data-dir DIR]
 
 Runs both roles in one process on their usual ports (8095, 8096), on an embedded SQLite database
-file and an in-process SMTP sink (port 1025) that prints every mail it receives. Needs nothing installed.
-Ctrl-C stops it. Environment: DEV_USERMGMT_PORT, DEV_NOTIFICATION_PORT, DEV_SMTP_PORT, DEV_DATA_DIR, LOG_LEVEL.
+file and an in-process SMTP sink (port 1025) that prints every mail it receives, every request traced
+to the local X-Ray console (http://127.0.0.1:2000: service map, traces, mail). Needs nothing installed.
+Ctrl-C stops it. Environment: DEV_USERMGMT_PORT, DEV_NOTIFICATION_PORT, DEV_SMTP_PORT, DEV_XRAY_PORT,
+DEV_DATA_DIR, LOG_LEVEL (a port of 0 picks a free one).
 
 Options:
   --data-dir DIR  where the SQLite file lives (default .app-dev)
@@ -114,16 +117,18 @@ Options:
   console: `Usage: app console [options]
 
 A stand-in for the X-Ray daemon plus a small X-Ray console: receives segment documents on UDP, answers the SDKs'
-centralized sampling calls, joins documents into traces, and serves a page (service map, traces, timelines, mail)
-and a JSON API (/api/traces, /api/traces/{id}, /api/service-graph, /api/mail, /api/stats) on the TCP address.
+centralized sampling calls (POST /GetSamplingRules, /SamplingTargets), joins documents into traces, and serves a
+page (service map, traces, timelines, mail) and a JSON API (/api/traces, /api/traces/{id}, /api/service-graph,
+/api/mail, /api/stats, POST /api/save) on the TCP address. Malformed datagrams are counted in /api/stats.
 
 Options:
-  --udp HOST:PORT          where segments arrive                     default 127.0.0.1:2000
+  --udp HOST:PORT          where segments arrive (port 0: any free)  default 127.0.0.1:2000
   --http HOST:PORT         page, API and sampling endpoints          default 127.0.0.1:2000
   --forward HOST:PORT      also send every datagram, unchanged, to a real daemon
   --max-traces N           traces kept, oldest dropped first         default 1000
   --save FILE              POST /api/save writes every trace kept to FILE
-  --sampling-rules FILE    rules GetSamplingRules serves (version-2 JSON); default 1 a second then 5%
+  --sampling-rules FILE    rules GetSamplingRules serves (version-2 JSON)
+                           default 1 a second then 5%, health checks never
   -h, --help               this help`,
 } as const
 
@@ -339,15 +344,23 @@ async function xrayConsole(args: string[]): Promise<void> {
   })
   if (values.help) return out(usage.console)
   const problems: string[] = []
+  // Where the console listens, port 0 picks a free one (reported in the log), as for ./app dev.
   const address = (flag: string, text: string | undefined, fallback: string | undefined) => {
     if (text === undefined && fallback === undefined) return undefined
-    const parsed = parseHostPort(text ?? fallback ?? '')
+    const given = (text ?? fallback ?? '').trim()
+    const anyPort = fallback !== undefined && /:0+$/.test(given)
+    const parsed = parseHostPort(anyPort ? given.replace(/:0+$/, ':1') : given)
     if (!parsed) problems.push(`--${flag}: must be host:port (got ${JSON.stringify(text)})`)
-    return parsed
+    return parsed && anyPort ? { ...parsed, port: 0 } : parsed
   }
   const udp = address('udp', values.udp, '127.0.0.1:2000')
   const http = address('http', values.http, '127.0.0.1:2000')
   const forward = address('forward', values.forward, undefined)
+  const save = values.save
+  const isFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
+  if (save !== undefined && (save.trim() === '' || isFolder(save) || !isFolder(dirname(resolve(save))))) {
+    problems.push(`--save: must be a file in a folder that exists (got ${JSON.stringify(save)})`)
+  }
   const maxTraces = Number(values['max-traces'] ?? '1000')
   if (!Number.isInteger(maxTraces) || maxTraces < 1 || maxTraces > 1_000_000) {
     problems.push(
