@@ -3,7 +3,7 @@ import { expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawnApp } from '../testing'
+import { spawnApp, waitUntil } from '../testing'
 
 test('./app dev serves both roles on SQLite and a mail sink, prints each mail, and stops cleanly on Ctrl-C', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'app-dev-'))
@@ -51,6 +51,20 @@ test('./app dev serves both roles on SQLite and a mail sink, prints each mail, a
   })
   expect(String(mail['text']).trim()).toBe('Hello Dev, your stack simplify account is created successfully!')
   expect(app.stderr()).toContain('usermgmt      http://127.0.0.1:')
+  expect(app.stderr()).toContain(`x-ray console ${ready['console']}`)
+  // The console draws the course's map from what both roles sent, the database and the mail included.
+  await waitUntil(async () => {
+    const graph = (await (await fetch(`${ready['console']}/api/service-graph`)).json()) as {
+      edges: { source: string; target: string }[]
+    }
+    expect(graph.edges.map((e) => `${e.source} -> ${e.target}`).sort()).toEqual([
+      'User-Management-Microservice -> V1-Notification-Microservice',
+      'User-Management-Microservice -> usermgmt.sqlite@localhost',
+      'V1-Notification-Microservice -> 127.0.0.1',
+      'client -> User-Management-Microservice',
+    ])
+  })
+  expect(await (await fetch(String(ready['console']))).text()).toContain('<title>Local X-Ray console</title>')
 
   app.kill('SIGINT')
   expect(await app.exited).toBe(0)

@@ -59,7 +59,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     udp: { host: '127.0.0.1', port: config.daemonPort },
     http: { host: '127.0.0.1', port: config.daemonPort },
     mail: () => sink.messages(),
-    samplingRules: { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } },
+    samplingRules: traceEverything,
     log: log.child({ role: 'console' }),
   })
   const notification = startNotification({
@@ -105,7 +105,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     `notification  ${notification.url}/notification/health-status`,
     `database      ${databaseFile} (SQLite)`,
     `mail sink     smtp://127.0.0.1:${sink.port} (every mail is printed in the log)`,
-    `x-ray         ${xrayConsole.url}  (service map, traces, mail; every request is traced)`,
+    `x-ray console ${xrayConsole.url}  (open it: service map, traces, mail; every request is traced)`,
     `try           curl ${usermgmt.url}/usermgmt/notification-xray`,
   ]
   log.info('dev environment ready', {
