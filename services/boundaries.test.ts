@@ -44,6 +44,9 @@ const vendorOwners: Record<string, readonly string[]> = {
   cdk8s: ['manifests/'],
   mysql2: ['services/usermgmt/db.ts', 'services/testing/', 'scripts/'],
   'smtp-server': ['services/console/mail-sink.ts'],
+  mailparser: ['services/console/mail-sink.ts'],
+  // Drives Debian's Chromium in the console's page test; tests only.
+  'playwright-core': [],
   '@kubernetes/client-node': ['services/xray/eks.ts', 'services/status/'],
 }
 
