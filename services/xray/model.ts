@@ -44,32 +44,39 @@ export interface EntityDocument {
   service?: Record<string, string>
 }
 
-// Ids come from a pool of CSPRNG bytes refilled 4 KiB at a time: one getRandomValues call per ~300 ids.
+// Ids come from a pool of CSPRNG bytes, refilled 4 KiB at a time and hex-encoded in one native call: an id is
+// then a slice of that string (~0.03 us, against ~0.2 us for building it two digits at a time).
 const pool = new Uint8Array(4096)
-let poolAt = pool.length
-const hex: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+let poolHex = ''
+let poolAt = 0
 
-function randomHex(bytes: number): string {
-  if (poolAt + bytes > pool.length) {
+function randomHex(digits: number): string {
+  if (poolAt + digits > poolHex.length) {
     crypto.getRandomValues(pool)
+    poolHex = Buffer.from(pool.buffer).toString('hex')
     poolAt = 0
   }
-  let out = ''
-  for (let i = 0; i < bytes; i++) out += hex[pool[poolAt + i] as number]
-  poolAt += bytes
+  const out = poolHex.slice(poolAt, poolAt + digits)
+  poolAt += digits
   return out
 }
 
 /** 16 hex digits. */
 export function newEntityId(): string {
-  return randomHex(8)
+  return randomHex(16)
 }
+
+let prefixSecond = -1
+let prefix = ''
 
 /** `1-<epoch seconds as 8 hex>-<96 random bits>`. */
 export function newTraceId(): string {
-  return `1-${Math.floor(Date.now() / 1000)
-    .toString(16)
-    .padStart(8, '0')}-${randomHex(12)}`
+  const second = Math.floor(Date.now() / 1000)
+  if (second !== prefixSecond) {
+    prefixSecond = second
+    prefix = `1-${second.toString(16).padStart(8, '0')}-`
+  }
+  return prefix + randomHex(24)
 }
 
 const origin = performance.timeOrigin
