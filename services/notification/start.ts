@@ -42,7 +42,7 @@ export function startNotification(options: NotificationOptions): RunningNotifica
   const server = startHttpServer(app, {
     port: options.port,
     log,
-    around: tracer.around,
+    begin: tracer.begin,
     hostname: options.hostname,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
   })

@@ -32,6 +32,6 @@ export {
 export { createServiceApp, readJson, validateBody, validateParam } from './http'
 export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
-export { empty, json, text } from './responses'
+export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
 export { Secret } from './secret'
-export { type HttpServer, maxBodyBytes, startHttpServer } from './server'
+export { type HttpServer, maxBodyBytes, type PeerAddress, type RequestScope, startHttpServer } from './server'

@@ -16,12 +16,25 @@ export interface HttpServerOptions {
   readonly log: Logger
   /** How long SIGTERM waits for in-flight requests before closing them. @default 10000 */
   readonly shutdownTimeoutMs?: number
-  /** Runs around each request (the tracing layer opens its segment here). */
-  readonly around?: (
+  /** Called as each request arrives (the tracing layer opens its segment here). */
+  readonly begin?: (request: Request, path: string, peer: PeerAddress) => RequestScope
+}
+
+/** The client's address, looked up only when asked (the tracing layer asks for sampled requests only). */
+export type PeerAddress = (request: Request) => string | undefined
+
+/**
+ * What `begin` hands back: the handler runs inside `run` (the tracing layer's context), and `finish` sees the
+ * response before it is sent. Kept to a plain call and no extra promise per request: measured under wrk, every
+ * step on this path shows in the throughput.
+ */
+export interface RequestScope {
+  run(
+    handler: (request: Request, path: string, scope: RequestScope) => Promise<Response>,
     request: Request,
-    clientIp: () => string | undefined,
-    next: (request: Request) => Promise<Response>,
-  ) => Promise<Response>
+    path: string,
+  ): Promise<Response>
+  finish(response: Response): Response
 }
 
 export interface HttpServer {
@@ -48,13 +61,15 @@ async function readBounded(body: ReadableStream<Uint8Array>): Promise<Uint8Array
   return Buffer.concat(chunks)
 }
 
-/** Bounds the body before any handler sees it: by Content-Length when given, by counting when chunked. */
-async function boundRequest(request: Request): Promise<Request | Response> {
+/**
+ * Bounds the body before any handler sees it: by Content-Length when given, by counting when chunked.
+ * Synchronous unless a chunked body has to be counted.
+ */
+function boundRequest(request: Request): Request | Response | Promise<Request | Response> {
   const declared = request.headers.get('content-length')
   if (declared !== null) return Number(declared) > maxBodyBytes ? tooLarge() : request
   if (request.body === null) return request
-  const body = await readBounded(request.body)
-  return body === undefined ? tooLarge() : new Request(request, { body })
+  return readBounded(request.body).then((body) => (body === undefined ? tooLarge() : new Request(request, { body })))
 }
 
 /** The path of a request URL, without the cost of a URL object on every request. */
@@ -66,8 +81,28 @@ function pathOf(url: string): string {
 }
 
 export function startHttpServer(app: RequestHandler, options: HttpServerOptions): HttpServer {
-  const { log, around } = options
+  const { log, begin } = options
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
+  const handle = async (request: Request, path: string, scope: RequestScope | undefined): Promise<Response> => {
+    const started = performance.now()
+    let response: Response
+    try {
+      const bounded = boundRequest(request)
+      const checked = bounded instanceof Promise ? await bounded : bounded
+      response = checked instanceof Response ? checked : await app.handle(checked)
+    } catch (error) {
+      log.error('request failed outside the error handler', { error })
+      response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+    }
+    log.info('request', {
+      method: request.method,
+      path,
+      status: response.status,
+      durationMs: Math.round((performance.now() - started) * 100) / 100,
+    })
+    return scope ? scope.finish(response) : response
+  }
+  const peer: PeerAddress = (request) => server.requestIP(request)?.address
   const server = Bun.serve({
     port: options.port,
     hostname: options.hostname ?? '0.0.0.0',
@@ -75,28 +110,9 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
     maxRequestBodySize: 64 * maxBodyBytes,
     idleTimeout: 30,
     development: false,
-    async fetch(incoming, server) {
-      const started = performance.now()
-      const handle = async (request: Request): Promise<Response> => {
-        const bounded = await boundRequest(request)
-        let response: Response
-        try {
-          response = bounded instanceof Response ? bounded : await app.handle(bounded)
-        } catch (error) {
-          log.error('request failed outside the error handler', { error })
-          response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
-        }
-        log.info('request', {
-          method: request.method,
-          path: pathOf(request.url),
-          status: response.status,
-          durationMs: Math.round((performance.now() - started) * 100) / 100,
-        })
-        return response
-      }
-      if (!around) return handle(incoming)
-      // The peer address is looked up only for the requests that are traced.
-      return around(incoming, () => server.requestIP(incoming)?.address, handle)
+    fetch(incoming) {
+      const path = pathOf(incoming.url)
+      return begin ? begin(incoming, path, peer).run(handle, incoming, path) : handle(incoming, path, undefined)
     },
     error(error) {
       log.error('server error', { error })

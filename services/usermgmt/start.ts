@@ -96,7 +96,7 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   const server = startHttpServer(app, {
     port: options.port,
     log,
-    around: tracer.around,
+    begin: tracer.begin,
     hostname: options.hostname,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
   })

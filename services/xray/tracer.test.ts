@@ -15,6 +15,7 @@ import {
   waitUntil,
 } from '../testing'
 import { createTracer, loadSamplingRules, type SamplingRules, type Tracer, TracingConfigError } from '.'
+import { newTraceId } from './model'
 
 const everything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
 
@@ -76,7 +77,7 @@ function startTraced(tracer: Tracer) {
         return new Response('big')
       }),
   )
-  return startHttpServer(app, { port: 0, hostname: '127.0.0.1', log, around: tracer.around })
+  return startHttpServer(app, { port: 0, hostname: '127.0.0.1', log, begin: tracer.begin })
 }
 
 describe('segments for requests', () => {
@@ -180,6 +181,21 @@ describe('segments for requests', () => {
     await fetch(`${server.url}/work/5`)
     await daemon.waitFor((docs) => docs.length > 0)
     expect(daemon.datagrams.some((d) => d.document.trace_id === offRoot)).toBe(false)
+  })
+
+  test('every response carries its trace header exactly once, however the handler built it', async () => {
+    // text() takes the header when it builds the response; a plain Response, an ApiError, a thrown error and
+    // the 404 get it when the response is finished. Sampled and not sampled alike.
+    for (const sampled of ['1', '0']) {
+      for (const path of ['/work/7', '/busy', '/big', '/gone', '/boom', '/nowhere']) {
+        const root = newTraceId()
+        const response = await fetch(`${server.url}${path}`, {
+          headers: { 'x-amzn-trace-id': `Root=${root};Sampled=${sampled}` },
+        })
+        await response.arrayBuffer()
+        expect(`${sampled} ${path} ${response.headers.get('x-amzn-trace-id')}`).toBe(`${sampled} ${path} Root=${root}`)
+      }
+    }
   })
 
   test.each([

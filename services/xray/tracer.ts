@@ -1,7 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
 import { Elysia } from 'elysia'
-import type { LogFields, Logger, XrayConfig } from '../platform'
+import {
+  addResponseHeaderSource,
+  type LogFields,
+  type Logger,
+  type PeerAddress,
+  type RequestScope,
+  type XrayConfig,
+} from '../platform'
 import { detectEks, type EksMetadata } from './eks'
 import { createUdpEmitter, maxDatagramBytes, type SegmentSink } from './emitter'
 import { createLocalSampler } from './local-sampler'
@@ -47,12 +54,13 @@ export interface Span {
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
 export interface Tracer {
-  /** Runs one request inside its segment; the server calls this around its handler. */
-  around(
-    request: Request,
-    clientIp: () => string | undefined,
-    next: (request: Request) => Promise<Response>,
-  ): Promise<Response>
+  /**
+   * Opens a request's trace as it arrives; the server runs its handler in the scope and finishes with it.
+   * Undefined when tracing is off, so the server's path stays exactly as it is without tracing.
+   */
+  readonly begin: ((request: Request, path: string, peer: PeerAddress) => RequestScope) | undefined
+  /** begin, run and finish in one call, for a handler outside the HTTP server (tests, tools). */
+  around(request: Request, clientIp: PeerAddress, next: (request: Request) => Promise<Response>): Promise<Response>
   /** An Elysia plugin that remembers a thrown error, so a 5xx segment carries it as its cause. */
   readonly plugin: Elysia
   /** fetch that records a remote subsegment and sends X-Amzn-Trace-Id to the callee. */
@@ -77,10 +85,19 @@ interface TraceContext {
   /** The document tree being built, and where new subsegments go in it. */
   readonly tree: SegmentTree | undefined
   readonly entity: EntityDocument | undefined
+  /** The X-Amzn-Trace-Id answer of the request being handled (shared by the request's nested contexts). */
+  readonly reply: Reply | undefined
   /** Set by the Elysia plugin when a handler throws. */
   error?: unknown
 }
 
+interface Reply {
+  readonly headers: Readonly<Record<string, string>>
+  /** A response was built with these headers (see addResponseHeaderSource); otherwise they are set at the end. */
+  applied: boolean
+}
+
+const traceHeaderName = 'x-amzn-trace-id'
 const untracedMarker = Symbol('untraced')
 type Store = TraceContext | typeof untracedMarker
 
@@ -266,6 +283,13 @@ export function createTracer(options: TracerOptions): Tracer {
     }
   }
 
+  const removeHeaderSource = addResponseHeaderSource(() => {
+    const store = storage.getStore()
+    if (store === undefined || store === untracedMarker || store.reply === undefined) return undefined
+    store.reply.applied = true
+    return store.reply.headers
+  })
+
   const contextMissing = (what: string) => {
     if (config.contextMissing === 'RUNTIME_ERROR') throw new Error(`X-Ray context missing for ${what}`)
     if (config.contextMissing === 'LOG_ERROR') {
@@ -346,75 +370,123 @@ export function createTracer(options: TracerOptions): Tracer {
     if (store) store.error = error
   })
 
-  return {
-    async around(request, clientIp, next) {
-      const traceHeader = request.headers.get('x-amzn-trace-id')
-      const incoming = traceHeader === null ? undefined : parseTraceHeader(traceHeader)
-      const { host, path } = hostAndPath(request.url)
-      let sampled: boolean
-      if (incoming?.sampled === '1') sampled = true
-      else if (incoming?.sampled === '0') sampled = false
-      else if (skipHealth && (path.startsWith('/usermgmt/health') || path.startsWith('/notification/health'))) {
-        sampled = false
-      } else if (daemonHasRules()) {
-        sampled = shouldSample({ host, method: request.method, path, serviceName: config.tracingName })
-      } else sampled = localSample({ host, method: request.method, path })
-      const traceId = incoming?.root ?? newTraceId()
-      const answer = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
-      if (!sampled) {
-        const context: TraceContext = {
-          traceId,
-          sampled: false,
-          parentId: incoming?.parent,
-          tree: undefined,
-          entity: undefined,
-        }
-        return withTraceHeader(await storage.run(context, () => next(request)), answer)
-      }
-      const forwarded = request.headers.get('x-forwarded-for')
-      const userAgent = request.headers.get('user-agent')
-      const httpRequest: Record<string, string | boolean> = {
-        method: request.method,
-        url: clip(stripQuery(request.url)),
-      }
-      if (forwarded) {
-        httpRequest['client_ip'] = clip(forwarded.split(',')[0]?.trim() ?? '')
-        httpRequest['x_forwarded_for'] = true
-      } else {
-        const peer = clientIp()
-        if (peer) httpRequest['client_ip'] = peer
-      }
-      if (userAgent) httpRequest['user_agent'] = clip(userAgent)
-      const document: EntityDocument = {
+  /** Sampling for a request without a decision in its header: health paths never, then the rules. */
+  const decide = (request: Request, path: string): boolean => {
+    if (skipHealth && (path.startsWith('/usermgmt/health') || path.startsWith('/notification/health'))) return false
+    const host = () => request.headers.get('host') ?? ''
+    if (daemonHasRules()) {
+      return shouldSample({ host: host(), method: request.method, path, serviceName: config.tracingName })
+    }
+    return localSample(request.method, path, host)
+  }
+
+  /** A request that is not sampled: its context carries the trace id and Sampled=0 on, and nothing is recorded. */
+  class UnsampledRequest implements RequestScope, TraceContext {
+    readonly sampled = false
+    readonly tree = undefined
+    readonly entity = undefined
+    error?: unknown
+    constructor(
+      readonly traceId: string,
+      readonly parentId: string | undefined,
+      readonly reply: Reply,
+    ) {}
+    run(handler: Parameters<RequestScope['run']>[0], request: Request, path: string): Promise<Response> {
+      return storage.run(this, handler, request, path, this)
+    }
+    finish(response: Response): Response {
+      return answered(response, this.reply)
+    }
+    fail() {}
+  }
+
+  /** A sampled request: its segment, sent when the response is. */
+  class SampledRequest implements RequestScope, TraceContext {
+    readonly sampled = true
+    readonly tree: SegmentTree
+    readonly entity: EntityDocument
+    error?: unknown
+    constructor(
+      readonly traceId: string,
+      readonly parentId: string | undefined,
+      readonly reply: Reply,
+      private readonly httpRequest: Record<string, string | boolean>,
+    ) {
+      this.entity = {
         trace_id: traceId,
         id: newEntityId(),
         name: config.tracingName,
         start_time: now(),
         in_progress: true,
-        ...(incoming?.parent ? { parent_id: incoming.parent } : {}),
+        ...(parentId ? { parent_id: parentId } : {}),
         ...(eks ? { origin: 'AWS::EKS::Container', aws: { ...sdkData, eks } } : { aws: sdkData }),
         service,
         http: { request: httpRequest },
       }
-      const tree = new SegmentTree(document, send)
-      const context: TraceContext = { traceId, sampled: true, parentId: incoming?.parent, tree, entity: document }
-      let response: Response
-      try {
-        response = await storage.run(context, () => next(request))
-      } catch (error) {
-        addCause(document, error, false)
-        tree.end()
-        throw error
-      }
+      this.tree = new SegmentTree(this.entity, send)
+    }
+    run(handler: Parameters<RequestScope['run']>[0], request: Request, path: string): Promise<Response> {
+      return storage.run(this, handler, request, path, this)
+    }
+    finish(response: Response): Response {
+      const document = this.entity
       const length = response.headers.get('content-length')
       document.http = {
-        request: httpRequest,
+        request: this.httpRequest,
         response: { status: response.status, ...(length === null ? {} : { content_length: Number(length) }) },
       }
       flagStatus(document, response.status)
-      if (response.status >= 500 && context.error !== undefined) addCause(document, context.error, false)
-      tree.end()
-      return withTraceHeader(response, answer)
+      if (response.status >= 500 && this.error !== undefined) addCause(document, this.error, false)
+      this.tree.end()
+      return answered(response, this.reply)
+    }
+    /** The handler threw instead of answering (only outside the HTTP server, which answers every error). */
+    fail(error: unknown) {
+      addCause(this.entity, error, false)
+      this.tree.end()
+    }
+  }
+
+  const httpRequestOf = (request: Request, peer: PeerAddress): Record<string, string | boolean> => {
+    const forwarded = request.headers.get('x-forwarded-for')
+    const userAgent = request.headers.get('user-agent')
+    const http: Record<string, string | boolean> = { method: request.method, url: clip(stripQuery(request.url)) }
+    if (forwarded) {
+      http['client_ip'] = clip(forwarded.split(',')[0]?.trim() ?? '')
+      http['x_forwarded_for'] = true
+    } else {
+      const address = peer(request)
+      if (address) http['client_ip'] = address
+    }
+    if (userAgent) http['user_agent'] = clip(userAgent)
+    return http
+  }
+
+  const begin = (request: Request, path: string, peer: PeerAddress): UnsampledRequest | SampledRequest => {
+    const header = request.headers.get(traceHeaderName)
+    const incoming = header === null ? undefined : parseTraceHeader(header)
+    const sampled = incoming?.sampled === '1' ? true : incoming?.sampled === '0' ? false : decide(request, path)
+    const traceId = incoming?.root ?? newTraceId()
+    const answer = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
+    const reply: Reply = { headers: { [traceHeaderName]: answer }, applied: false }
+    return sampled
+      ? new SampledRequest(traceId, incoming?.parent, reply, httpRequestOf(request, peer))
+      : new UnsampledRequest(traceId, incoming?.parent, reply)
+  }
+
+  return {
+    begin,
+    around(request, clientIp, next) {
+      const scope = begin(request, hostAndPath(request.url).path, clientIp)
+      return scope
+        .run((r) => next(r), request, '')
+        .then(
+          (response) => scope.finish(response),
+          (error: unknown) => {
+            scope.fail(error)
+            throw error
+          },
+        )
     },
     plugin,
     fetch: tracedFetch,
@@ -433,6 +505,7 @@ export function createTracer(options: TracerOptions): Tracer {
         parentId: parsed.parent,
         tree: undefined,
         entity: undefined,
+        reply: undefined,
       }
       return storage.run(context, work)
     },
@@ -442,18 +515,23 @@ export function createTracer(options: TracerOptions): Tracer {
       return store ? { traceId: store.traceId } : undefined
     },
     async close() {
+      removeHeaderSource()
       await sink.close()
     },
   }
 }
 
-function withTraceHeader(response: Response, value: string): Response {
+/** The response with the request's X-Amzn-Trace-Id, set now unless it was built with it. */
+function answered(response: Response, reply: Reply): Response {
+  if (reply.applied) return response
+  const value = reply.headers[traceHeaderName] as string
   try {
-    response.headers.set('x-amzn-trace-id', value)
+    response.headers.set(traceHeaderName, value)
     return response
   } catch {
+    // An immutable response (Response.redirect, a fetched one): answer with a copy.
     const copy = new Response(response.body, response)
-    copy.headers.set('x-amzn-trace-id', value)
+    copy.headers.set(traceHeaderName, value)
     return copy
   }
 }
@@ -461,6 +539,7 @@ function withTraceHeader(response: Response, value: string): Response {
 /** Tracing switched off (AWS_XRAY_SDK_ENABLED=false): the same interface, doing nothing. */
 export function createDisabledTracer(): Tracer {
   return {
+    begin: undefined,
     around: (request, _clientIp, next) => next(request),
     plugin: new Elysia({ name: 'xray' }),
     fetch: (input, init) => fetch(toRequest(input, init)),
