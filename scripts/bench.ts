@@ -1,42 +1,61 @@
 // Benchmark: the cost of tracing, as the issue defines it. One invocation measures GET /notification/xray and
 // GET /usermgmt/users (10 rows on MariaDB) with tracing off, at default sampling and at 100% sampling, with wrk on
-// loopback and this process standing in for the X-Ray daemon (counting every datagram, so lost documents show).
-// Usage: bun scripts/bench.ts [--duration 10] [--connections 50]   (needs wrk: apt-get install wrk)
+// loopback and this process standing in for the X-Ray daemon (one UDP socket per server, counting every datagram,
+// so lost documents show).
+//
+// This machine's speed drifts by 10-20% within a minute (a shared 2-core VM), more than the differences measured.
+// So the three servers of a route run side by side and wrk visits them in turn, round after round, each round in a
+// rotated order; the table gives each mode's median, and the ratio's range over the rounds shows the noise.
+//
+// Usage: bun scripts/bench.ts [--rounds 5] [--seconds 4] [--connections 50]   (needs wrk: apt-get install wrk)
+import dgram from 'node:dgram'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createConnection } from 'mysql2/promise'
 
+function usage(message: string): never {
+  process.stderr.write(`bench: ${message}\n`)
+  process.exit(2)
+}
+
 const { values } = parseArgs({
-  options: { duration: { type: 'string', default: '10' }, connections: { type: 'string', default: '50' } },
+  options: {
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '4' },
+    connections: { type: 'string', default: '50' },
+  },
 })
-const duration = Number(values.duration)
+const rounds = Number(values.rounds)
+const seconds = Number(values.seconds)
 const connections = Number(values.connections)
+if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds must be a whole number >= 1')
+if (!Number.isInteger(seconds) || seconds < 1) usage('--seconds must be a whole number >= 1')
+if (!Number.isInteger(connections) || connections < 1) usage('--connections must be a whole number >= 1')
 const root = join(import.meta.dir, '..')
 const binary = join(root, 'app')
 
-if (Bun.spawnSync(['which', 'wrk']).exitCode !== 0) {
-  process.stderr.write('bench: wrk is needed (apt-get install wrk)\n')
-  process.exit(2)
-}
+if (Bun.spawnSync(['which', 'wrk']).exitCode !== 0) usage('wrk is needed (apt-get install wrk)')
 if (Bun.spawnSync([process.execPath, join(root, 'scripts', 'build.ts')], { stdout: 'ignore' }).exitCode !== 0) {
   process.stderr.write('bench: build failed\n')
   process.exit(1)
 }
 
-// The daemon stand-in: counts datagrams per trace mode.
-let received = 0
-const receiver = await Bun.udpSocket({
-  hostname: '127.0.0.1',
-  port: 0,
-  socket: {
-    data() {
-      received++
-    },
-  },
-})
-const daemonAddress = `127.0.0.1:${receiver.port}`
+type Mode = 'off' | 'default' | 'full'
+const modes: Mode[] = ['off', 'default', 'full']
+
+/** A daemon stand-in: counts datagrams. A 4 MiB receive buffer (the kernel's rmem_max here) rides out bursts. */
+async function startReceiver() {
+  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 })
+  const receiver = { count: 0, port: 0, close: () => socket.close() }
+  socket.on('message', () => {
+    receiver.count++
+  })
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
+  receiver.port = socket.address().port
+  return receiver
+}
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-'))
 const allRules = join(dir, 'all.json')
@@ -49,14 +68,13 @@ const db = {
   password: process.env['TEST_DB_PASSWORD'] ?? '',
 }
 const dbName = `bench_${process.pid}`
-const admin = await createConnection(db)
-await admin.query(`create database \`${dbName}\``)
 
-type Mode = 'off' | 'default' | 'full'
-const modes: Mode[] = ['off', 'default', 'full']
-
-function modeEnv(mode: Mode): Record<string, string> {
-  const common = { AWS_XRAY_DAEMON_ADDRESS: daemonAddress, LOG_LEVEL: 'warn', PATH: process.env['PATH'] ?? '' }
+function modeEnv(mode: Mode, daemonPort: number): Record<string, string> {
+  const common = {
+    AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemonPort}`,
+    LOG_LEVEL: 'warn',
+    PATH: process.env['PATH'] ?? '',
+  }
   if (mode === 'off') return { ...common, AWS_XRAY_SDK_ENABLED: 'false' }
   if (mode === 'full') return { ...common, AWS_XRAY_SAMPLING_RULES: allRules }
   return common
@@ -69,25 +87,52 @@ function freePort(): number {
   return port
 }
 
+interface Server {
+  readonly mode: Mode
+  readonly url: string
+  readonly pid: number
+  readonly receiver: Awaited<ReturnType<typeof startReceiver>>
+  /** Requests this server answered that wrk did not count (the readiness polls). */
+  readonly extraRequests: number
+  stop(): Promise<void>
+}
+
 /** Starts a role on a free port; with LOG_LEVEL=warn it prints nothing, so readiness is polled. */
-async function startRole(args: string[], env: Record<string, string>, readyPath: string) {
+async function startServer(
+  mode: Mode,
+  args: string[],
+  env: Record<string, string>,
+  readyPath: string,
+  path: string,
+): Promise<Server> {
+  const receiver = await startReceiver()
   const port = freePort()
-  const child = Bun.spawn([binary, ...args, '--port', String(port)], { env, stdout: 'ignore', stderr: 'inherit' })
-  for (let i = 0; ; i++) {
+  const child = Bun.spawn([binary, ...args, '--port', String(port)], {
+    env: { ...modeEnv(mode, receiver.port), ...env },
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  let polls = 0
+  for (;;) {
+    polls++
     const ok = await fetch(`http://127.0.0.1:${port}${readyPath}`).then(
       (r) => r.status === 200,
       () => false,
     )
     if (ok) break
-    if (i > 200) throw new Error(`${args.join(' ')} did not become ready`)
+    if (polls > 300) throw new Error(`${args.join(' ')} did not become ready`)
     await Bun.sleep(50)
   }
   return {
-    port,
+    mode,
+    url: `http://127.0.0.1:${port}${path}`,
     pid: child.pid,
+    receiver,
+    extraRequests: polls,
     stop: async () => {
       child.kill('SIGTERM')
       await child.exited
+      receiver.close()
     },
   }
 }
@@ -102,132 +147,156 @@ function udpReceiveDrops(): number {
   return Number(numbers[names.indexOf('RcvbufErrors')] ?? 0)
 }
 
+/** CPU seconds a process has used, all its threads (the UDP sender worker included). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024
 }
 
-interface Result {
-  route: string
-  mode: Mode
-  rps: number
-  p50: string
-  p99: string
-  rssMiB: number
-  requests: number
-  documents: number
-  kernelDrops: number
+interface Run {
+  readonly rps: number
+  readonly requests: number
+  readonly p50: string
+  readonly p99: string
+  readonly cpuMicros: number
 }
 
-// wrk runs as a child while this process keeps reading the daemon socket.
-async function runWrk(
-  url: string,
-  seconds: number,
-): Promise<{ rps: number; p50: string; p99: string; requests: number }> {
-  const child = Bun.spawn(['wrk', '-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url], { stdout: 'pipe' })
+async function runWrk(server: Server, runSeconds: number): Promise<Run> {
+  const cpuBefore = cpuSeconds(server.pid)
+  const child = Bun.spawn(['wrk', '-t1', `-c${connections}`, `-d${runSeconds}s`, '--latency', server.url], {
+    stdout: 'pipe',
+  })
   const out = await new Response(child.stdout).text()
   await child.exited
+  const cpu = cpuSeconds(server.pid) - cpuBefore
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? 0)
   const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0)
   const distribution = out.slice(out.indexOf('Latency Distribution'))
   const p50 = /\n\s+50%\s+(\S+)/.exec(distribution)?.[1] ?? '?'
   const p99 = /\n\s+99%\s+(\S+)/.exec(distribution)?.[1] ?? '?'
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1]
-  if (non2xx) throw new Error(`${url}: ${non2xx} non-2xx responses`)
-  return { rps, p50, p99, requests }
+  if (non2xx) throw new Error(`${server.url}: ${non2xx} non-2xx responses`)
+  if (requests === 0) throw new Error(`${server.url}: wrk made no requests:\n${out}`)
+  return { rps, requests, p50, p99, cpuMicros: (cpu * 1e6) / requests }
 }
 
-async function measure(
-  route: string,
-  mode: Mode,
-  start: () => Promise<{ url: string; pid: number; stop: () => Promise<void> }>,
-): Promise<Result> {
-  const target = await start()
-  await runWrk(target.url, 2)
-  await Bun.sleep(300)
-  received = 0
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
+interface Row {
+  readonly route: string
+  readonly mode: Mode
+  readonly runs: Run[]
+  readonly rssMiB: number
+  readonly requests: number
+  readonly documents: number
+  readonly kernelDrops: number
+}
+
+/** Warms each server up, then runs the rounds; every request and datagram of a server is counted. */
+async function measureRoute(route: string, servers: Server[]): Promise<Row[]> {
+  const runs = new Map<Mode, Run[]>(servers.map((s) => [s.mode, []]))
+  const requests = new Map<Mode, number>(servers.map((s) => [s.mode, s.extraRequests]))
   const dropsBefore = udpReceiveDrops()
-  const run = await runWrk(target.url, duration)
-  await Bun.sleep(1000)
-  const documents = received
+  const count = (server: Server, run: Run) => requests.set(server.mode, (requests.get(server.mode) ?? 0) + run.requests)
+  for (const server of servers) count(server, await runWrk(server, 2))
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < servers.length; i++) {
+      const server = servers[(round + i) % servers.length] as Server
+      const run = await runWrk(server, seconds)
+      count(server, run)
+      runs.get(server.mode)?.push(run)
+    }
+  }
+  // The last documents leave the emitter within its flush interval; give them time to land.
+  await Bun.sleep(1500)
   const kernelDrops = udpReceiveDrops() - dropsBefore
-  const rss = rssMiB(target.pid)
-  await target.stop()
-  return { route, mode, ...run, rssMiB: Math.round(rss), documents, kernelDrops }
+  return servers.map((server) => ({
+    route,
+    mode: server.mode,
+    runs: runs.get(server.mode) ?? [],
+    rssMiB: Math.round(rssMiB(server.pid)),
+    requests: requests.get(server.mode) ?? 0,
+    documents: server.receiver.count,
+    kernelDrops,
+  }))
 }
 
-const results: Result[] = []
+const results: Row[] = []
+const admin = await createConnection(db)
+await admin.query(`create database \`${dbName}\``)
+const running: Server[] = []
 try {
   for (const mode of modes) {
-    results.push(
-      await measure('GET /notification/xray', mode, async () => {
-        const role = await startRole(
-          ['serve', '--role=notification'],
-          {
-            ...modeEnv(mode),
-            AWS_MAIL_SERVER_HOST: '127.0.0.1',
-            AWS_MAIL_SERVER_TLS: 'none',
-            AWS_MAIL_SERVER_FROM_ADDRESS: 'bench@example.com',
-          },
-          '/notification/health-status',
-        )
-        return { url: `http://127.0.0.1:${role.port}/notification/xray`, pid: role.pid, stop: role.stop }
-      }),
+    running.push(
+      await startServer(
+        mode,
+        ['serve', '--role=notification'],
+        {
+          AWS_MAIL_SERVER_HOST: '127.0.0.1',
+          AWS_MAIL_SERVER_TLS: 'none',
+          AWS_MAIL_SERVER_FROM_ADDRESS: 'bench@example.com',
+        },
+        '/notification/health-status',
+        '/notification/xray',
+      ),
     )
   }
-  let seeded = false
+  results.push(...(await measureRoute('GET /notification/xray', running)))
+  await Promise.all(running.splice(0).map((s) => s.stop()))
+
+  const dbEnv = {
+    DB_HOSTNAME: db.host,
+    DB_PORT: String(db.port),
+    DB_USERNAME: db.user,
+    DB_PASSWORD: db.password,
+    DB_NAME: dbName,
+  }
+  const migrate = Bun.spawnSync([binary, 'migrate'], { env: { ...dbEnv, PATH: process.env['PATH'] ?? '' } })
+  if (migrate.exitCode !== 0) throw new Error(`migrate failed: ${migrate.stderr.toString()}`)
+  // Seeded with SQL rather than POST /user, so no outbox deliveries (and their documents) run during the rounds.
+  const hash = await Bun.password.hash('Passw0rd!', { algorithm: 'bcrypt', cost: 4 })
+  for (let i = 0; i < 10; i++) {
+    await admin.query(
+      `insert into \`${dbName}\`.users (username, password, enabled, role, email, firstname, lastname) values (?, ?, 1, 'ROLE_USER', ?, 'Bench', ?)`,
+      [`bench${i}`, hash, `bench${i}@example.com`, String(i)],
+    )
+  }
   for (const mode of modes) {
-    results.push(
-      await measure('GET /usermgmt/users (10 rows)', mode, async () => {
-        const role = await startRole(
-          ['serve', '--role=usermgmt'],
-          {
-            ...modeEnv(mode),
-            DB_HOSTNAME: db.host,
-            DB_PORT: String(db.port),
-            DB_USERNAME: db.user,
-            DB_PASSWORD: db.password,
-            DB_NAME: dbName,
-          },
-          '/usermgmt/health/readiness',
-        )
-        const url = `http://127.0.0.1:${role.port}/usermgmt`
-        if (!seeded) {
-          for (let i = 0; i < 10; i++) {
-            const user = {
-              username: `bench${i}`,
-              email: `bench${i}@example.com`,
-              role: 'ROLE_USER',
-              enabled: true,
-              firstname: 'Bench',
-              lastname: String(i),
-              password: 'Passw0rd!',
-            }
-            await fetch(`${url}/user`, { method: 'POST', body: JSON.stringify(user) })
-          }
-          seeded = true
-        }
-        return { url: `${url}/users`, pid: role.pid, stop: role.stop }
-      }),
+    running.push(
+      await startServer(mode, ['serve', '--role=usermgmt'], dbEnv, '/usermgmt/health/readiness', '/usermgmt/users'),
     )
   }
+  results.push(...(await measureRoute('GET /usermgmt/users (10 rows)', running)))
 } finally {
+  await Promise.all(running.map((s) => s.stop()))
   await admin.query(`drop database if exists \`${dbName}\``)
   await admin.end()
-  receiver.close()
 }
 
+const pct = (value: number) => `${Math.round(value * 100)}%`
 const lines = [
-  `wrk -t1 -c${connections} -d${duration}s on loopback, ${Bun.version} ${process.arch}, LOG_LEVEL=warn`,
+  `wrk -t1 -c${connections}, ${rounds} rounds of ${seconds} s per server, servers side by side; ${Bun.version} ${process.arch}, LOG_LEVEL=warn`,
   '',
-  '| route | tracing | requests/s | vs off | p50 | p99 | RSS MiB | documents received / requests | kernel UDP drops |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+  '| route | tracing | requests/s (median) | vs off | vs off, range over rounds | server CPU per request | p50 | p99 | RSS MiB | documents received / requests | kernel UDP drops |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
 ]
-for (const r of results) {
-  const off = results.find((o) => o.route === r.route && o.mode === 'off')?.rps ?? r.rps
-  const docs = r.mode === 'off' ? '-' : `${r.documents} / ${r.requests}`
+for (const row of results) {
+  const off = results.find((o) => o.route === row.route && o.mode === 'off') as Row
+  const rps = median(row.runs.map((r) => r.rps))
+  const ratios = row.runs.map((r, i) => r.rps / (off.runs[i]?.rps ?? r.rps))
+  const typical = [...row.runs].sort((a, b) => a.rps - b.rps)[Math.floor(row.runs.length / 2)] as Run
+  const docs = row.mode === 'off' ? '-' : `${row.documents} / ${row.requests}`
   lines.push(
-    `| ${r.route} | ${r.mode} | ${Math.round(r.rps)} | ${Math.round((r.rps / off) * 100)}% | ${r.p50} | ${r.p99} | ${r.rssMiB} | ${docs} | ${r.kernelDrops} |`,
+    `| ${row.route} | ${row.mode} | ${Math.round(rps)} | ${pct(rps / median(off.runs.map((r) => r.rps)))} | ${pct(Math.min(...ratios))}-${pct(Math.max(...ratios))} | ${median(row.runs.map((r) => r.cpuMicros)).toFixed(1)} us | ${typical.p50} | ${typical.p99} | ${row.rssMiB} | ${docs} | ${row.mode === 'off' ? '-' : row.kernelDrops} |`,
   )
 }
 process.stdout.write(`${lines.join('\n')}\n`)
