@@ -7,7 +7,7 @@
 // So the three servers of a route run side by side and wrk visits them in turn, round after round, each round in a
 // rotated order; the table gives each mode's median, and the ratio's range over the rounds shows the noise.
 //
-// Usage: bun scripts/bench.ts [--rounds 5] [--seconds 4] [--connections 50]   (needs wrk: apt-get install wrk)
+// Usage: bun scripts/bench.ts [--rounds 5] [--seconds 4] [--connections 50] [--route notification|users|both]   (needs wrk: apt-get install wrk)
 import dgram from 'node:dgram'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -25,8 +25,11 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     seconds: { type: 'string', default: '4' },
     connections: { type: 'string', default: '50' },
+    route: { type: 'string', default: 'both' },
   },
 })
+const route = values.route
+if (route !== 'both' && route !== 'notification' && route !== 'users') usage('--route is notification, users or both')
 const rounds = Number(values.rounds)
 const seconds = Number(values.seconds)
 const connections = Number(values.connections)
@@ -230,12 +233,15 @@ async function measureRoute(route: string, servers: Server[]): Promise<Row[]> {
   }))
 }
 
+/** Ends the measuring early (--route notification) and goes on to the table. */
+class Done extends Error {}
+
 const results: Row[] = []
 const admin = await createConnection(db)
 await admin.query(`create database \`${dbName}\``)
 const running: Server[] = []
 try {
-  for (const mode of modes) {
+  for (const mode of route === 'users' ? [] : modes) {
     running.push(
       await startServer(
         mode,
@@ -250,8 +256,9 @@ try {
       ),
     )
   }
-  results.push(...(await measureRoute('GET /notification/xray', running)))
+  if (running.length > 0) results.push(...(await measureRoute('GET /notification/xray', running)))
   await Promise.all(running.splice(0).map((s) => s.stop()))
+  if (route === 'notification') throw new Done()
 
   const dbEnv = {
     DB_HOSTNAME: db.host,
@@ -276,6 +283,8 @@ try {
     )
   }
   results.push(...(await measureRoute('GET /usermgmt/users (10 rows)', running)))
+} catch (error) {
+  if (!(error instanceof Done)) throw error
 } finally {
   await Promise.all(running.map((s) => s.stop()))
   await admin.query(`drop database if exists \`${dbName}\``)
