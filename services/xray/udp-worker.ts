@@ -17,6 +17,15 @@ let queue: string[] = []
 let pumping = false
 let failures = 0
 let dropped = 0
+let lastReport = 0
+
+/** Tells the request thread about failures and drops, at most once a second (it logs them rate-limited anyway). */
+function report(): void {
+  const now = Date.now()
+  if (now - lastReport < 1000) return
+  lastReport = now
+  self.postMessage({ failures, dropped })
+}
 
 async function pump(): Promise<void> {
   pumping = true
@@ -28,7 +37,7 @@ async function pump(): Promise<void> {
     } catch {
       // Bun throws synchronously (ECONNREFUSED) when nothing listens on a local port.
       failures += batch.length
-      self.postMessage({ failures, dropped })
+      report()
     }
     if (queue.length > 0) await Bun.sleep(1)
   }
@@ -44,7 +53,7 @@ self.onmessage = async (event: MessageEvent<Setup | readonly string[]>) => {
     previous?.close()
   } else if (queue.length + data.length > maxQueued) {
     dropped += data.length
-    self.postMessage({ failures, dropped })
+    report()
   } else {
     for (const packet of data as readonly string[]) queue.push(packet)
   }
