@@ -380,11 +380,11 @@ export function createTracer(options: TracerOptions): Tracer {
     return localSample(request.method, path, host)
   }
 
-  /** A request that is not sampled: its context carries the trace id and Sampled=0 on, and nothing is recorded. */
-  class UnsampledRequest implements RequestScope, TraceContext {
-    readonly sampled = false
-    readonly tree = undefined
-    readonly entity = undefined
+  /** A request's trace from its arrival: the context its handler runs in, and what happens to its response. */
+  abstract class RequestTrace implements RequestScope, TraceContext {
+    abstract readonly sampled: boolean
+    abstract readonly tree: SegmentTree | undefined
+    abstract readonly entity: EntityDocument | undefined
     error?: unknown
     constructor(
       readonly traceId: string,
@@ -394,6 +394,16 @@ export function createTracer(options: TracerOptions): Tracer {
     run(handler: Parameters<RequestScope['run']>[0], request: Request, path: string): Promise<Response> {
       return storage.run(this, handler, request, path, this)
     }
+    abstract finish(response: Response): Response
+    /** The handler threw instead of answering (only outside the HTTP server, which answers every error). */
+    abstract fail(error: unknown): void
+  }
+
+  /** A request that is not sampled: its context carries the trace id and Sampled=0 on, and nothing is recorded. */
+  class UnsampledRequest extends RequestTrace {
+    readonly sampled = false
+    readonly tree = undefined
+    readonly entity = undefined
     finish(response: Response): Response {
       return answered(response, this.reply)
     }
@@ -401,17 +411,17 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 
   /** A sampled request: its segment, sent when the response is. */
-  class SampledRequest implements RequestScope, TraceContext {
+  class SampledRequest extends RequestTrace {
     readonly sampled = true
     readonly tree: SegmentTree
     readonly entity: EntityDocument
-    error?: unknown
     constructor(
-      readonly traceId: string,
-      readonly parentId: string | undefined,
-      readonly reply: Reply,
+      traceId: string,
+      parentId: string | undefined,
+      reply: Reply,
       private readonly httpRequest: Record<string, string | boolean>,
     ) {
+      super(traceId, parentId, reply)
       this.entity = {
         trace_id: traceId,
         id: newEntityId(),
@@ -425,9 +435,6 @@ export function createTracer(options: TracerOptions): Tracer {
       }
       this.tree = new SegmentTree(this.entity, send)
     }
-    run(handler: Parameters<RequestScope['run']>[0], request: Request, path: string): Promise<Response> {
-      return storage.run(this, handler, request, path, this)
-    }
     finish(response: Response): Response {
       const document = this.entity
       const length = response.headers.get('content-length')
@@ -440,7 +447,6 @@ export function createTracer(options: TracerOptions): Tracer {
       this.tree.end()
       return answered(response, this.reply)
     }
-    /** The handler threw instead of answering (only outside the HTTP server, which answers every error). */
     fail(error: unknown) {
       addCause(this.entity, error, false)
       this.tree.end()
@@ -462,7 +468,7 @@ export function createTracer(options: TracerOptions): Tracer {
     return http
   }
 
-  const begin = (request: Request, path: string, peer: PeerAddress): UnsampledRequest | SampledRequest => {
+  const begin = (request: Request, path: string, peer: PeerAddress): RequestTrace => {
     const header = request.headers.get(traceHeaderName)
     const incoming = header === null ? undefined : parseTraceHeader(header)
     const sampled = incoming?.sampled === '1' ? true : incoming?.sampled === '0' ? false : decide(request, path)
@@ -477,9 +483,10 @@ export function createTracer(options: TracerOptions): Tracer {
   return {
     begin,
     around(request, clientIp, next) {
-      const scope = begin(request, hostAndPath(request.url).path, clientIp)
+      const path = hostAndPath(request.url).path
+      const scope = begin(request, path, clientIp)
       return scope
-        .run((r) => next(r), request, '')
+        .run((r) => next(r), request, path)
         .then(
           (response) => scope.finish(response),
           (error: unknown) => {
