@@ -65,8 +65,11 @@ export function allSubsegments(document: SegmentDocument): SegmentDocument[] {
   return out
 }
 
-/** A real UDP socket standing in for the X-Ray daemon; validates every datagram against the official schema. */
-export async function startFakeDaemon(): Promise<FakeDaemon> {
+/**
+ * A real UDP socket standing in for the X-Ray daemon; validates every datagram against the official schema.
+ * `port` 0 (the default) picks a free one; a given port plays a daemon coming back where one was before.
+ */
+export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
   const datagrams: Datagram[] = []
   const invalid: { raw: string; errors: string }[] = []
   const waiters: {
@@ -76,7 +79,7 @@ export async function startFakeDaemon(): Promise<FakeDaemon> {
   const documents = () => datagrams.map((d) => d.document)
   const socket = await Bun.udpSocket({
     hostname: '127.0.0.1',
-    port: 0,
+    port,
     socket: {
       data(_socket, buffer) {
         const raw = buffer.toString()

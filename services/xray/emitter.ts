@@ -88,7 +88,15 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   const startWorker = (): Worker => {
     const started = new Worker(workerUrl())
     started.unref()
-    started.onerror = (event) => warn('the X-Ray sender worker failed', { error: event.message })
+    started.onerror = (event) => {
+      // Never leave documents going to a dead worker: the next flush starts a new one.
+      warn('the X-Ray sender worker failed; starting a new one', { error: event.message })
+      started.terminate()
+      if (worker === started) {
+        worker = undefined
+        workerIp = undefined
+      }
+    }
     started.onmessage = (event: MessageEvent<{ failures: number; dropped: number }>) => {
       failed = event.data.failures
       workerDropped = event.data.dropped

@@ -352,6 +352,44 @@ describe('context missing and unreachable daemons', () => {
     }
   })
 
+  test('a daemon that was down (refusing) gets the documents once it is back, with no restart', async () => {
+    // A free port with nothing on it: sends are refused (ICMP port unreachable), as while the daemon pod restarts.
+    const probe = await Bun.udpSocket({ hostname: '127.0.0.1', port: 0 })
+    const port = probe.port
+    probe.close()
+    const captured = captureLog()
+    const tracer = createTracer({
+      config: xrayConfig({ port }),
+      log: captured.log,
+      samplingRules: everything,
+      centralizedSampling: false,
+    })
+    const request = (path: string) =>
+      tracer.around(
+        new Request(`http://svc${path}`),
+        () => undefined,
+        async () => new Response('ok'),
+      )
+    try {
+      for (let i = 0; i < 10; i++) {
+        expect((await request('/while-down')).status).toBe(200)
+        await Bun.sleep(10)
+      }
+      await waitUntil(async () => {
+        expect(captured.lines.some((l) => l['message'] === 'cannot send to the X-Ray daemon')).toBe(true)
+      })
+      using back = await startFakeDaemon(port)
+      await waitUntil(async () => {
+        await request('/after-restart')
+        await Bun.sleep(10)
+        expect(back.datagrams.some((d) => d.document.http?.request?.url === 'http://svc/after-restart')).toBe(true)
+      })
+      expect(back.invalid).toEqual([])
+    } finally {
+      await tracer.close()
+    }
+  })
+
   test("resolves a daemon given by DNS name (as the course's xray-service.default:2000) without blocking requests", async () => {
     const tracer = createTracer({
       config: { ...xrayConfig(daemon), daemonUdp: { host: 'localhost', port: daemon.port } },

@@ -49,7 +49,17 @@ self.onmessage = async (event: MessageEvent<Setup | readonly string[]>) => {
   if (!Array.isArray(data)) {
     const setup = data as Setup
     const previous = socket
-    socket = await Bun.udpSocket({ connect: { hostname: setup.host, port: setup.port } })
+    socket = await Bun.udpSocket({
+      connect: { hostname: setup.host, port: setup.port },
+      socket: {
+        // A refusal that arrives later (ICMP port unreachable while the daemon restarts) is reported on the
+        // socket; unhandled, it would end this worker and every document after it. The socket stays usable.
+        error() {
+          failures++
+          report()
+        },
+      },
+    })
     previous?.close()
   } else if (queue.length + data.length > maxQueued) {
     dropped += data.length
