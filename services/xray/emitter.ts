@@ -6,9 +6,11 @@ import type { HostPort, Logger } from '../platform'
 export const maxDatagramBytes = 63 * 1024
 
 const header = '{"format":"json","version":1}\n'
-// Documents finished within this window go to the sender worker in one message: a postMessage per document
-// cost more than the document.
-const flushEveryMs = 2
+// Documents go to the sender worker in batches: a full batch at once, else whatever waited this long. Each
+// message wakes the worker (measured here ~80 us of CPU on this VM, more than the datagrams it carries), so at
+// default sampling a 2 ms window cost ~4% of throughput; the daemon holds documents up to a second anyway.
+const flushEveryMs = 50
+const flushAtDocuments = 128
 
 export interface EmitterStats {
   readonly sent: number
@@ -59,7 +61,7 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   let worker: Worker | undefined
   let workerIp: string | undefined
   let queue: string[] = []
-  let scheduled = false
+  let timer: ReturnType<typeof setTimeout> | undefined
   let closed = false
   let posted = 0
   let dropped = 0
@@ -106,7 +108,8 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   }
 
   const flush = () => {
-    scheduled = false
+    clearTimeout(timer)
+    timer = undefined
     if (queue.length === 0) return
     const batch = queue
     queue = []
@@ -132,9 +135,9 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
         return
       }
       queue.push(document)
-      if (!scheduled) {
-        scheduled = true
-        setTimeout(flush, flushEveryMs)
+      if (queue.length >= flushAtDocuments) flush()
+      else if (timer === undefined) {
+        timer = setTimeout(flush, flushEveryMs)
       }
     },
     stats: () => ({ sent: posted - failed - workerDropped, dropped: dropped + workerDropped, failed }),

@@ -126,6 +126,8 @@ export function addCause(entity: EntityDocument, error: unknown, remote: boolean
 /**
  * One request's segment and the subsegments under it. The document is sent once, when the segment has
  * ended and every subsegment in it has ended too (as the SDK does), so a late subsegment is never lost.
+ * Being sent only when ended, no document carries `in_progress`: it used to be set, then deleted, and a
+ * delete turns a JSC object into a dictionary that costs more to build on and to serialize.
  */
 export class SegmentTree {
   readonly document: EntityDocument
@@ -139,7 +141,7 @@ export class SegmentTree {
   }
 
   open(parent: EntityDocument, name: string): EntityDocument {
-    const child: EntityDocument = { id: newEntityId(), name, start_time: now(), in_progress: true, namespace: 'remote' }
+    const child: EntityDocument = { id: newEntityId(), name, start_time: now(), namespace: 'remote' }
     if (parent.subsegments) parent.subsegments.push(child)
     else parent.subsegments = [child]
     this.#open++
@@ -148,14 +150,12 @@ export class SegmentTree {
 
   close(child: EntityDocument): void {
     child.end_time = now()
-    delete child.in_progress
     this.#open--
     if (this.#ended && this.#open === 0) this.#send(this.document)
   }
 
   end(): void {
     this.document.end_time = now()
-    delete this.document.in_progress
     this.#ended = true
     if (this.#open === 0) this.#send(this.document)
   }

@@ -319,7 +319,6 @@ export function createTracer(options: TracerOptions): Tracer {
         id: newEntityId(),
         name,
         start_time: now(),
-        in_progress: true,
         namespace: 'remote',
         type: 'subsegment',
         trace_id: store.traceId,
@@ -422,17 +421,22 @@ export function createTracer(options: TracerOptions): Tracer {
       private readonly httpRequest: Record<string, string | boolean>,
     ) {
       super(traceId, parentId, reply)
-      this.entity = {
+      // Plain assignments rather than spreads of optional parts: this runs for every sampled request.
+      const entity: EntityDocument = {
         trace_id: traceId,
         id: newEntityId(),
         name: config.tracingName,
         start_time: now(),
-        in_progress: true,
-        ...(parentId ? { parent_id: parentId } : {}),
-        ...(eks ? { origin: 'AWS::EKS::Container', aws: { ...sdkData, eks } } : { aws: sdkData }),
+        aws: sdkData,
         service,
         http: { request: httpRequest },
       }
+      if (parentId) entity.parent_id = parentId
+      if (eks) {
+        entity.origin = 'AWS::EKS::Container'
+        entity.aws = { ...sdkData, eks }
+      }
+      this.entity = entity
       this.tree = new SegmentTree(this.entity, send)
     }
     finish(response: Response): Response {
