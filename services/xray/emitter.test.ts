@@ -1,0 +1,109 @@
+import { describe, expect, test } from 'bun:test'
+import { captureLog, startFakeDaemon, waitUntil } from '../testing'
+import { createUdpEmitter, usableCpus } from './emitter'
+
+const document = (n: number) =>
+  JSON.stringify({
+    trace_id: '1-6b0cb0d2-e1e2a0483d8329392d4b0e35',
+    id: `${n}`.padStart(16, '0'),
+    name: 'Emitter-Test',
+    start_time: 1,
+    end_time: 2,
+  })
+
+async function freeUdpPort(): Promise<number> {
+  const probe = await Bun.udpSocket({ hostname: '127.0.0.1', port: 0 })
+  const port = probe.port
+  probe.close()
+  return port
+}
+
+test('usableCpus counts the CPUs this process may run on', () => {
+  expect(usableCpus()).toBeGreaterThanOrEqual(1)
+  expect(usableCpus()).toBeLessThanOrEqual(navigator.hardwareConcurrency)
+})
+
+describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
+  test('delivers every document, each as its own datagram with the daemon header, in batches of 128', async () => {
+    using daemon = await startFakeDaemon()
+    const emitter = createUdpEmitter({
+      address: { host: '127.0.0.1', port: daemon.port },
+      log: captureLog().log,
+      sender,
+    })
+    try {
+      // Bursts of 200: a full batch goes at once, the rest when the window ends. (A burst much larger than the
+      // receiver's socket buffer is lost in the kernel if the receiver is slow; this one validates each document.)
+      for (let n = 0; n < 1000; n++) {
+        emitter.send(document(n))
+        if (n % 200 === 199) await Bun.sleep(80)
+      }
+      const received = await daemon.waitFor((documents) => documents.length >= 1000)
+      expect(new Set(received.map((d) => d.id)).size).toBe(1000)
+      expect(daemon.invalid).toEqual([])
+      expect(emitter.stats()).toEqual({ sent: 1000, dropped: 0, failed: 0 })
+    } finally {
+      await emitter.close()
+    }
+  })
+
+  test('a document sent alone arrives without waiting for a batch to fill', async () => {
+    using daemon = await startFakeDaemon()
+    const emitter = createUdpEmitter({
+      address: { host: '127.0.0.1', port: daemon.port },
+      log: captureLog().log,
+      sender,
+    })
+    try {
+      emitter.send(document(1))
+      await daemon.waitFor((documents) => documents.length === 1)
+    } finally {
+      await emitter.close()
+    }
+  })
+
+  test('a refusing daemon costs a log line; once back it gets the documents, with no restart', async () => {
+    const port = await freeUdpPort()
+    const captured = captureLog()
+    const emitter = createUdpEmitter({ address: { host: '127.0.0.1', port }, log: captured.log, sender })
+    try {
+      for (let n = 0; n < 5; n++) {
+        emitter.send(document(n))
+        await Bun.sleep(60)
+      }
+      await waitUntil(() =>
+        expect(captured.lines.some((l) => l['message'] === 'cannot send to the X-Ray daemon')).toBe(true),
+      )
+      expect(emitter.stats().failed).toBeGreaterThan(0)
+      using back = await startFakeDaemon(port)
+      await waitUntil(async () => {
+        emitter.send(document(99))
+        await Bun.sleep(60)
+        expect(back.datagrams.some((d) => d.document.id === '0000000000000099')).toBe(true)
+      })
+    } finally {
+      await emitter.close()
+    }
+  })
+
+  test('a daemon name that does not resolve drops and counts documents, and never throws', async () => {
+    const captured = captureLog()
+    const emitter = createUdpEmitter({
+      address: { host: 'no-such-daemon.invalid', port: 2000 },
+      log: captured.log,
+      sender,
+    })
+    try {
+      await waitUntil(() =>
+        expect(captured.lines.some((l) => String(l['message']).startsWith('cannot resolve the X-Ray daemon'))).toBe(
+          true,
+        ),
+      )
+      for (let n = 0; n < 10; n++) emitter.send(document(n))
+      await Bun.sleep(100)
+      expect(emitter.stats()).toEqual({ sent: 0, dropped: 10, failed: 0 })
+    } finally {
+      await emitter.close()
+    }
+  })
+})
