@@ -76,33 +76,51 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
     check: (documents: readonly SegmentDocument[]) => boolean
     resolve: (d: readonly SegmentDocument[]) => void
   }[] = []
-  const documents = () => datagrams.map((d) => d.document)
+  // Kept beside the datagrams, so a waiter's check does not copy every document received so far.
+  const documentList: SegmentDocument[] = []
+  // The receive callback only keeps the bytes; parsing, validating and checking waiters happen once per turn of
+  // the event loop. Done per datagram, a burst of hundreds (a split segment) made this receiver slow enough for
+  // the kernel to drop what its socket buffer could not hold.
+  let received: { raw: string; bytes: number }[] = []
+  let processScheduled = false
+  const processReceived = () => {
+    processScheduled = false
+    const batch = received
+    received = []
+    for (const { raw, bytes } of batch) {
+      const newline = raw.indexOf('\n')
+      const header = newline < 0 ? '' : raw.slice(0, newline)
+      if (header !== '{"format":"json","version":1}') {
+        invalid.push({ raw, errors: `bad header ${JSON.stringify(header)}` })
+        continue
+      }
+      let document: SegmentDocument
+      try {
+        document = JSON.parse(raw.slice(newline + 1)) as SegmentDocument
+      } catch (error) {
+        invalid.push({ raw, errors: String(error) })
+        continue
+      }
+      if (!validate(document)) invalid.push({ raw, errors: ajv.errorsText(validate.errors) })
+      datagrams.push({ bytes, raw, document })
+      documentList.push(document)
+    }
+    for (const waiter of [...waiters]) {
+      if (waiter.check(documentList)) {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        waiter.resolve([...documentList])
+      }
+    }
+  }
   const socket = await Bun.udpSocket({
     hostname: '127.0.0.1',
     port,
     socket: {
       data(_socket, buffer) {
-        const raw = buffer.toString()
-        const newline = raw.indexOf('\n')
-        const header = newline < 0 ? '' : raw.slice(0, newline)
-        if (header !== '{"format":"json","version":1}') {
-          invalid.push({ raw, errors: `bad header ${JSON.stringify(header)}` })
-          return
-        }
-        let document: SegmentDocument
-        try {
-          document = JSON.parse(raw.slice(newline + 1)) as SegmentDocument
-        } catch (error) {
-          invalid.push({ raw, errors: String(error) })
-          return
-        }
-        if (!validate(document)) invalid.push({ raw, errors: ajv.errorsText(validate.errors) })
-        datagrams.push({ bytes: buffer.byteLength, raw, document })
-        for (const waiter of [...waiters]) {
-          if (waiter.check(documents())) {
-            waiters.splice(waiters.indexOf(waiter), 1)
-            waiter.resolve(documents())
-          }
+        received.push({ raw: buffer.toString(), bytes: buffer.byteLength })
+        if (!processScheduled) {
+          processScheduled = true
+          setImmediate(processReceived)
         }
       },
     },
@@ -114,11 +132,12 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
     datagrams,
     invalid,
     waitFor(check) {
-      if (check(documents())) return Promise.resolve(documents())
+      if (check(documentList)) return Promise.resolve([...documentList])
       return new Promise((resolve) => waiters.push({ check, resolve }))
     },
     clear() {
       datagrams.length = 0
+      documentList.length = 0
     },
     close,
     [Symbol.dispose]: close,
