@@ -24,6 +24,8 @@ export interface EmitterStats {
 export interface SegmentSink {
   /** Queues one segment document (JSON text); never throws, never waits. */
   send(document: string): void
+  /** Sends what is queued now rather than when the batch fills or its window ends. */
+  flush?(): void
   stats(): EmitterStats
   close(): Promise<void>
 }
@@ -290,6 +292,7 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
         timer = setTimeout(flush, flushEveryMs)
       }
     },
+    flush,
     stats: () => {
       const counts = transport.counts()
       return { sent: handed - counts.failed - counts.dropped, dropped: dropped + counts.dropped, failed: counts.failed }

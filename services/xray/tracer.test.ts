@@ -187,7 +187,10 @@ describe('segments for requests', () => {
     // text() takes the header when it builds the response; a plain Response, an ApiError, a thrown error and
     // the 404 get it when the response is finished. Sampled and not sampled alike.
     for (const sampled of ['1', '0']) {
-      for (const path of ['/work/7', '/busy', '/big', '/gone', '/boom', '/nowhere']) {
+      // '/big' sampled is a burst of 400 datagrams (a split segment) into this process's own receiver, which
+      // then overflows its 208 KiB socket buffer and drops the next tests' documents; its header is checked
+      // unsampled here, its documents in the split test below.
+      for (const path of ['/work/7', '/busy', ...(sampled === '0' ? ['/big'] : []), '/gone', '/boom', '/nowhere']) {
         const root = newTraceId()
         const response = await fetch(`${server.url}${path}`, {
           headers: { 'x-amzn-trace-id': `Root=${root};Sampled=${sampled}` },
@@ -233,6 +236,8 @@ describe('segments for requests', () => {
     const bigServer = startTraced(bigTracer)
     try {
       const root = rootOf(await fetch(`${bigServer.url}/big`))
+      // Finished documents are serialized in batches, within 50 ms.
+      await waitUntil(() => expect(sent.length).toBeGreaterThan(1))
       const documents = sent.map((text) => JSON.parse(text) as SegmentDocument).filter((d) => d.trace_id === root)
       expect(sent.every((text) => text.length + 30 <= 64 * 1024)).toBe(true)
       expect(documents.map(schemaErrors).filter(Boolean)).toEqual([])

@@ -119,6 +119,9 @@ export const defaultSamplingRules: SamplingRules = {
 
 export class TracingConfigError extends Error {}
 
+const serializeAtDocuments = 128
+const serializeEveryMs = 50
+
 /** Reads and validates a local rules file (AWS_XRAY_SAMPLING_RULES). */
 export function loadSamplingRules(file: string): SamplingRules {
   let raw: unknown
@@ -245,10 +248,28 @@ export function createTracer(options: TracerOptions): Tracer {
   const service = { name: 'app', version: options.version ?? '0.0.0', runtime: 'bun', runtime_version: Bun.version }
   const sdkData = { xray: { sdk: 'app X-Ray layer for Bun', sdk_version: options.version ?? '0.0.0' } }
 
-  const send = (document: EntityDocument) => {
+  const serialize = (document: EntityDocument) => {
     const text = JSON.stringify(document)
     if (text.length <= maxDatagramBytes) sink.send(text)
     else splitAndSend(document)
+  }
+
+  // Finished documents are serialized in batches, off the request that finished them: at default sampling a
+  // sampled request is rare, and serializing it on its own ran cold code every time.
+  let finished: EntityDocument[] = []
+  let serializeTimer: ReturnType<typeof setTimeout> | undefined
+  const serializeFinished = () => {
+    clearTimeout(serializeTimer)
+    serializeTimer = undefined
+    const batch = finished
+    finished = []
+    for (const document of batch) serialize(document)
+    sink.flush?.()
+  }
+  const send = (document: EntityDocument) => {
+    finished.push(document)
+    if (finished.length >= serializeAtDocuments) serializeFinished()
+    else serializeTimer ??= setTimeout(serializeFinished, serializeEveryMs)
   }
 
   // A segment too big for one datagram keeps the subsegments that fit; the rest go out as independent
@@ -527,6 +548,7 @@ export function createTracer(options: TracerOptions): Tracer {
     },
     async close() {
       removeHeaderSource()
+      serializeFinished()
       await sink.close()
     },
   }
