@@ -1,4 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { captureLog, startFakeDaemon, waitUntil } from '../testing'
 import { createUdpEmitter, usableCpus } from './emitter'
 
@@ -21,6 +24,27 @@ async function freeUdpPort(): Promise<number> {
 test('usableCpus counts the CPUs this process may run on', () => {
   expect(usableCpus()).toBeGreaterThanOrEqual(1)
   expect(usableCpus()).toBeLessThanOrEqual(navigator.hardwareConcurrency)
+})
+
+test.each([
+  ['cgroup v2, a 500m limit', { 'cpu.max': '50000 100000' }, 1],
+  ['cgroup v2, a 2.5 CPU limit', { 'cpu.max': '250000 100000' }, 2],
+  ['cgroup v2, no limit', { 'cpu.max': 'max 100000' }, 8],
+  ['cgroup v1, a 1.5 CPU limit', { 'cpu/cpu.cfs_quota_us': '150000', 'cpu/cpu.cfs_period_us': '100000' }, 1],
+  [
+    'cgroup v1 (cpu,cpuacct), a 4 CPU limit',
+    { 'cpu,cpuacct/cpu.cfs_quota_us': '400000', 'cpu,cpuacct/cpu.cfs_period_us': '100000' },
+    4,
+  ],
+  ['cgroup v1, no limit', { 'cpu/cpu.cfs_quota_us': '-1', 'cpu/cpu.cfs_period_us': '100000' }, 8],
+  ['no cgroup files', {}, 8],
+])('usableCpus with 8 CPUs of affinity and %s', (_what, files: Record<string, string>, expected) => {
+  const root = mkdtempSync(join(tmpdir(), 'cgroup-'))
+  for (const [file, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, file)), { recursive: true })
+    writeFileSync(join(root, file), `${text}\n`)
+  }
+  expect(usableCpus(root, 8)).toBe(expected)
 })
 
 describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
