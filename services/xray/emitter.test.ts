@@ -110,6 +110,25 @@ describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
     }
   })
 
+  test('a daemon given by DNS name (the course gives xray-service.default:2000) is resolved and sent to', async () => {
+    using daemon = await startFakeDaemon()
+    const emitter = createUdpEmitter({
+      address: { host: 'localhost', port: daemon.port },
+      log: captureLog().log,
+      sender,
+    })
+    try {
+      await waitUntil(async () => {
+        emitter.send(document(7))
+        await Bun.sleep(60)
+        expect(daemon.datagrams.length).toBeGreaterThan(0)
+      })
+      expect(daemon.invalid).toEqual([])
+    } finally {
+      await emitter.close()
+    }
+  })
+
   test('a daemon name that does not resolve drops and counts documents, and never throws', async () => {
     const captured = captureLog()
     const emitter = createUdpEmitter({
