@@ -4,6 +4,7 @@ import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { HostPort, Logger } from '../platform'
+import { createDatagramPump } from './udp-pump'
 
 /** Documents larger than this are split into independent subsegments (a datagram holds 64 KiB at most). */
 export const maxDatagramBytes = 63 * 1024
@@ -106,97 +107,19 @@ interface Transport {
 
 type Warn = (message: string, fields: Record<string, unknown>) => void
 
-// At most this many datagrams per millisecond (128k a second), so a burst (a split segment, a load spike)
-// reaches the daemon spread out instead of overrunning its receive buffer. The worker uses the same figures.
-const chunk = 128
-const maxPending = 20_000
-
-/** Sends from the request thread, on a socket connected to the daemon. */
+/** Sends from the request thread. */
 function inlineTransport(port: number, warn: Warn): Transport {
-  let socket: { sendMany(packets: readonly string[]): number; close(): void } | undefined
-  let socketHost: string | undefined
-  let opening = false
-  let pending: string[] = []
-  let pumping = false
-  let failed = 0
-  let dropped = 0
-  let pumpTimer: ReturnType<typeof setTimeout> | undefined
-
-  const pump = () => {
-    pumpTimer = undefined
-    if (!socket) {
-      pumping = false
-      return
-    }
-    const batch = pending.length <= chunk ? pending : pending.slice(0, chunk)
-    pending = pending.length <= chunk ? [] : pending.slice(chunk)
-    try {
-      const sent = socket.sendMany(batch)
-      // A full socket buffer takes fewer: the rest goes first next time.
-      if (sent < batch.length) pending = batch.slice(sent).concat(pending)
-    } catch {
-      // Bun throws synchronously (ECONNREFUSED) when nothing listens on a local port.
-      failed += batch.length
-      warn('cannot send to the X-Ray daemon', { failed, dropped })
-    }
-    if (pending.length > 0) pumpTimer = setTimeout(pump, 1)
-    else pumping = false
-  }
-  const kick = () => {
-    if (pumping || !socket || opening) return
-    pumping = true
-    pump()
-  }
-  const open = async (host: string) => {
-    opening = true
-    try {
-      const opened = await Bun.udpSocket({
-        connect: { hostname: host, port },
-        socket: {
-          // A refusal that arrives later (ICMP port unreachable while the daemon restarts) is reported here;
-          // the socket stays usable.
-          error() {
-            failed++
-            warn('cannot send to the X-Ray daemon', { failed, dropped })
-          },
-        },
-      })
-      socket?.close()
-      socket = opened
-      socketHost = host
-    } catch (error) {
-      warn('cannot open a UDP socket to the X-Ray daemon', { error })
-    } finally {
-      opening = false
-    }
-    kick()
-  }
+  const pump = createDatagramPump((error) =>
+    warn('cannot send to the X-Ray daemon', { ...pump.counts(), ...(error === undefined ? {} : { error }) }),
+  )
   return {
     deliver(datagrams, host) {
-      if (pending.length + datagrams.length > maxPending) {
-        dropped += datagrams.length
-        warn('cannot send to the X-Ray daemon fast enough; dropping documents', { failed, dropped })
-        return
-      }
-      pending = pending.length === 0 ? datagrams : pending.concat(datagrams)
-      if (host !== socketHost && !opening) void open(host)
-      else kick()
+      if (host !== pump.host) void pump.target(host, port)
+      pump.enqueue(datagrams)
     },
-    counts: () => ({ failed, dropped }),
+    counts: () => pump.counts(),
     async close() {
-      if (socket && pending.length > 0) {
-        clearTimeout(pumpTimer)
-        pumping = false
-        while (pending.length > 0 && socket) {
-          const before = pending.length
-          clearTimeout(pumpTimer)
-          pump()
-          if (pending.length >= before) break
-        }
-      }
-      clearTimeout(pumpTimer)
-      socket?.close()
-      socket = undefined
+      pump.close()
     },
   }
 }
@@ -219,8 +142,8 @@ function workerTransport(port: number, warn: Warn): Transport {
         workerHost = undefined
       }
     }
-    started.onmessage = (event: MessageEvent<{ failures: number; dropped: number }>) => {
-      failed = event.data.failures
+    started.onmessage = (event: MessageEvent<{ failed: number; dropped: number }>) => {
+      failed = event.data.failed
       dropped = event.data.dropped
       warn('cannot send to the X-Ray daemon', { failed, dropped })
     }
