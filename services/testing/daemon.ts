@@ -65,6 +65,14 @@ export function allSubsegments(document: SegmentDocument): SegmentDocument[] {
   return out
 }
 
+/** A UDP port nothing listens on (sends to it are refused), for a daemon that is down and may come back there. */
+export async function freeUdpPort(): Promise<number> {
+  const probe = await Bun.udpSocket({ hostname: '127.0.0.1', port: 0 })
+  const port = probe.port
+  probe.close()
+  return port
+}
+
 /**
  * A real UDP socket standing in for the X-Ray daemon; validates every datagram against the official schema.
  * `port` 0 (the default) picks a free one; a given port plays a daemon coming back where one was before.

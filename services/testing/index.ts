@@ -3,6 +3,7 @@ export {
   allSubsegments,
   type Datagram,
   type FakeDaemon,
+  freeUdpPort,
   type SegmentDocument,
   schemaErrors,
   startFakeDaemon,

@@ -2,7 +2,8 @@ import { describe, expect, test } from 'bun:test'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
-import { captureLog, startFakeDaemon, waitUntil } from '../testing'
+import type { HostPort, Logger } from '../platform'
+import { captureLog, freeUdpPort, startFakeDaemon, waitUntil } from '../testing'
 import { createUdpEmitter, usableCpus } from './emitter'
 
 const document = (n: number) =>
@@ -13,13 +14,6 @@ const document = (n: number) =>
     start_time: 1,
     end_time: 2,
   })
-
-async function freeUdpPort(): Promise<number> {
-  const probe = await Bun.udpSocket({ hostname: '127.0.0.1', port: 0 })
-  const port = probe.port
-  probe.close()
-  return port
-}
 
 test('usableCpus counts the CPUs this process may run on', () => {
   expect(usableCpus()).toBeGreaterThanOrEqual(1)
@@ -48,19 +42,18 @@ test.each([
 })
 
 describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
-  test('delivers every document, each as its own datagram with the daemon header, in batches of 128', async () => {
+  const emitterTo = (address: HostPort, log: Logger = captureLog().log) => createUdpEmitter({ address, log, sender })
+  const local = (port: number): HostPort => ({ host: '127.0.0.1', port })
+
+  test('delivers every document of every batch, each as its own datagram with the daemon header', async () => {
     using daemon = await startFakeDaemon()
-    const emitter = createUdpEmitter({
-      address: { host: '127.0.0.1', port: daemon.port },
-      log: captureLog().log,
-      sender,
-    })
+    const emitter = emitterTo(local(daemon.port))
     try {
-      // Bursts of 200: a full batch goes at once, the rest when the window ends. (A burst much larger than the
-      // receiver's socket buffer is lost in the kernel if the receiver is slow; this one validates each document.)
-      for (let n = 0; n < 1000; n++) {
-        emitter.send(document(n))
-        if (n % 200 === 199) await Bun.sleep(80)
+      // Batches of 200, as the tracer hands them over. (A burst much larger than the receiver's socket buffer is
+      // lost in the kernel if the receiver is slow; this one validates each document.)
+      for (let from = 0; from < 1000; from += 200) {
+        emitter.send(Array.from({ length: 200 }, (_, i) => document(from + i)))
+        await Bun.sleep(80)
       }
       const received = await daemon.waitFor((documents) => documents.length >= 1000)
       expect(new Set(received.map((d) => d.id)).size).toBe(1000)
@@ -71,28 +64,13 @@ describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
     }
   })
 
-  test('a document sent alone arrives without waiting for a batch to fill', async () => {
-    using daemon = await startFakeDaemon()
-    const emitter = createUdpEmitter({
-      address: { host: '127.0.0.1', port: daemon.port },
-      log: captureLog().log,
-      sender,
-    })
-    try {
-      emitter.send(document(1))
-      await daemon.waitFor((documents) => documents.length === 1)
-    } finally {
-      await emitter.close()
-    }
-  })
-
   test('a refusing daemon costs a log line; once back it gets the documents, with no restart', async () => {
     const port = await freeUdpPort()
     const captured = captureLog()
-    const emitter = createUdpEmitter({ address: { host: '127.0.0.1', port }, log: captured.log, sender })
+    const emitter = emitterTo(local(port), captured.log)
     try {
       for (let n = 0; n < 5; n++) {
-        emitter.send(document(n))
+        emitter.send([document(n)])
         await Bun.sleep(60)
       }
       await waitUntil(() =>
@@ -101,7 +79,7 @@ describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
       expect(emitter.stats().failed).toBeGreaterThan(0)
       using back = await startFakeDaemon(port)
       await waitUntil(async () => {
-        emitter.send(document(99))
+        emitter.send([document(99)])
         await Bun.sleep(60)
         expect(back.datagrams.some((d) => d.document.id === '0000000000000099')).toBe(true)
       })
@@ -112,14 +90,10 @@ describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
 
   test('a daemon given by DNS name (the course gives xray-service.default:2000) is resolved and sent to', async () => {
     using daemon = await startFakeDaemon()
-    const emitter = createUdpEmitter({
-      address: { host: 'localhost', port: daemon.port },
-      log: captureLog().log,
-      sender,
-    })
+    const emitter = emitterTo({ host: 'localhost', port: daemon.port })
     try {
       await waitUntil(async () => {
-        emitter.send(document(7))
+        emitter.send([document(7)])
         await Bun.sleep(60)
         expect(daemon.datagrams.length).toBeGreaterThan(0)
       })
@@ -131,18 +105,14 @@ describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
 
   test('a daemon name that does not resolve drops and counts documents, and never throws', async () => {
     const captured = captureLog()
-    const emitter = createUdpEmitter({
-      address: { host: 'no-such-daemon.invalid', port: 2000 },
-      log: captured.log,
-      sender,
-    })
+    const emitter = emitterTo({ host: 'no-such-daemon.invalid', port: 2000 }, captured.log)
     try {
       await waitUntil(() =>
         expect(captured.lines.some((l) => String(l['message']).startsWith('cannot resolve the X-Ray daemon'))).toBe(
           true,
         ),
       )
-      for (let n = 0; n < 10; n++) emitter.send(document(n))
+      emitter.send(Array.from({ length: 10 }, (_, n) => document(n)))
       await Bun.sleep(100)
       expect(emitter.stats()).toEqual({ sent: 0, dropped: 10, failed: 0 })
     } finally {

@@ -10,11 +10,6 @@ import { createDatagramPump } from './udp-pump'
 export const maxDatagramBytes = 63 * 1024
 
 const header = '{"format":"json","version":1}\n'
-// Documents are handed to the sender in batches: a full batch at once, else whatever waited this long. Each
-// hand-over to the worker wakes it (measured here ~80 us of CPU on this VM, more than the datagrams it carries);
-// the daemon holds documents up to a second anyway.
-const flushEveryMs = 50
-const flushAtDocuments = 128
 
 export interface EmitterStats {
   readonly sent: number
@@ -24,10 +19,12 @@ export interface EmitterStats {
 
 /** Where finished documents go: the daemon over UDP, or (in tests) anything that takes datagrams. */
 export interface SegmentSink {
-  /** Queues one segment document (JSON text); never throws, never waits. */
-  send(document: string): void
-  /** Sends what is queued now rather than when the batch fills or its window ends. */
-  flush?(): void
+  /**
+   * Takes a batch of segment documents (JSON text; the array is taken over); never throws, never waits. The
+   * tracer batches (see tracer.ts): each hand-over to a sender worker wakes it, which costs more than the
+   * datagrams it carries.
+   */
+  send(documents: string[]): void
   stats(): EmitterStats
   close(): Promise<void>
 }
@@ -37,8 +34,6 @@ export interface UdpEmitterOptions {
   readonly log: Logger
   /** How often a DNS name is looked up again. @default 30000 */
   readonly resolveEveryMs?: number
-  /** Documents waiting for the next flush at most; beyond that they are dropped and counted. @default 5000 */
-  readonly maxQueued?: number
   /**
    * Where the UDP sends happen: in a Worker beside the request thread, or on the request thread itself.
    * @default 'worker' when the process may use more than one CPU, else 'inline' (see usableCpus)
@@ -177,11 +172,8 @@ function workerTransport(port: number, warn: Warn): Transport {
  */
 export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   const { address, log } = options
-  const maxQueued = options.maxQueued ?? 5000
   const resolveEveryMs = options.resolveEveryMs ?? 30_000
   let ip: string | undefined = isIP(address.host) ? address.host : undefined
-  let queue: string[] = []
-  let timer: ReturnType<typeof setTimeout> | undefined
   let closed = false
   let handed = 0
   let dropped = 0
@@ -209,35 +201,17 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
   resolveTimer?.unref()
   if (!isIP(address.host)) void resolve()
 
-  const flush = () => {
-    clearTimeout(timer)
-    timer = undefined
-    if (queue.length === 0) return
-    const batch = queue
-    queue = []
-    if (ip === undefined) {
-      dropped += batch.length
-      return
-    }
-    for (let i = 0; i < batch.length; i++) batch[i] = header + batch[i]
-    transport.deliver(batch, ip)
-    handed += batch.length
-  }
-
   return {
-    send(document) {
-      if (closed) return
-      if (queue.length >= maxQueued) {
-        dropped++
+    send(batch) {
+      if (closed || batch.length === 0) return
+      if (ip === undefined) {
+        dropped += batch.length
         return
       }
-      queue.push(document)
-      if (queue.length >= flushAtDocuments) flush()
-      else if (timer === undefined) {
-        timer = setTimeout(flush, flushEveryMs)
-      }
+      for (let i = 0; i < batch.length; i++) batch[i] = header + batch[i]
+      transport.deliver(batch, ip)
+      handed += batch.length
     },
-    flush,
     stats: () => {
       const counts = transport.counts()
       return { sent: handed - counts.failed - counts.dropped, dropped: dropped + counts.dropped, failed: counts.failed }
@@ -245,7 +219,6 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
     async close() {
       closed = true
       clearInterval(resolveTimer)
-      flush()
       await transport.close()
     },
   }

@@ -8,6 +8,7 @@ import {
   allSubsegments,
   captureLog,
   type FakeDaemon,
+  freeUdpPort,
   isSampled,
   type SegmentDocument,
   schemaErrors,
@@ -222,7 +223,7 @@ describe('segments for requests', () => {
     // Documents straight from the tracer (no UDP), so the check is about the split, not about a receive buffer.
     const sent: string[] = []
     const sink = {
-      send: (document: string) => void sent.push(document),
+      send: (documents: string[]) => void sent.push(...documents),
       stats: () => ({ sent: 0, dropped: 0, failed: 0 }),
       close: async () => {},
     }
@@ -359,9 +360,7 @@ describe('context missing and unreachable daemons', () => {
 
   test('a daemon that was down (refusing) gets the documents once it is back, with no restart', async () => {
     // A free port with nothing on it: sends are refused (ICMP port unreachable), as while the daemon pod restarts.
-    const probe = await Bun.udpSocket({ hostname: '127.0.0.1', port: 0 })
-    const port = probe.port
-    probe.close()
+    const port = await freeUdpPort()
     const captured = captureLog()
     const tracer = createTracer({
       config: xrayConfig({ port }),
