@@ -84,11 +84,10 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
     check: (documents: readonly SegmentDocument[]) => boolean
     resolve: (d: readonly SegmentDocument[]) => void
   }[] = []
-  // Kept beside the datagrams, so a waiter's check does not copy every document received so far.
-  const documentList: SegmentDocument[] = []
+  const documents = () => datagrams.map((d) => d.document)
   // The receive callback only keeps the bytes; parsing, validating and checking waiters happen once per turn of
-  // the event loop. Done per datagram, a burst of hundreds (a split segment) made this receiver slow enough for
-  // the kernel to drop what its socket buffer could not hold.
+  // the event loop. Done per datagram (listing every document so far for each), a burst of hundreds (a split
+  // segment) made this receiver slow enough for the kernel to drop what its socket buffer could not hold.
   let received: { raw: string; bytes: number }[] = []
   let processScheduled = false
   const processReceived = () => {
@@ -111,12 +110,13 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
       }
       if (!validate(document)) invalid.push({ raw, errors: ajv.errorsText(validate.errors) })
       datagrams.push({ bytes, raw, document })
-      documentList.push(document)
     }
+    if (waiters.length === 0) return
+    const all = documents()
     for (const waiter of [...waiters]) {
-      if (waiter.check(documentList)) {
+      if (waiter.check(all)) {
         waiters.splice(waiters.indexOf(waiter), 1)
-        waiter.resolve([...documentList])
+        waiter.resolve(all)
       }
     }
   }
@@ -140,12 +140,12 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
     datagrams,
     invalid,
     waitFor(check) {
-      if (check(documentList)) return Promise.resolve([...documentList])
+      const all = documents()
+      if (check(all)) return Promise.resolve(all)
       return new Promise((resolve) => waiters.push({ check, resolve }))
     },
     clear() {
       datagrams.length = 0
-      documentList.length = 0
     },
     close,
     [Symbol.dispose]: close,
