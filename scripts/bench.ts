@@ -13,6 +13,8 @@
 // service does for tracing (building documents, its sender worker, the kernel's send path) stays on its CPU and
 // counts. --no-pin measures the old way.
 //
+// Every server runs with the runtime settings the image sets (the ENV lines of the Dockerfile), as deployed.
+//
 // Usage: bun scripts/bench.ts [--rounds 5] [--seconds 4] [--connections 50] [--route notification|users|both] [--no-pin]
 //   (needs wrk: apt-get install wrk; pinning needs taskset, from util-linux)
 import dgram from 'node:dgram'
@@ -99,8 +101,19 @@ const db = {
 }
 const dbName = `bench_${process.pid}`
 
+/** The runtime settings the image ships (ENV lines of the Dockerfile's last stage), so the servers run as deployed. */
+function imageEnv(): Record<string, string> {
+  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
+  const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
+  const env: Record<string, string> = {}
+  for (const match of lastStage.matchAll(/^ENV ([A-Z0-9_]+)=(\S+)$/gm)) env[match[1] as string] = match[2] as string
+  return env
+}
+const shippedEnv = imageEnv()
+
 function modeEnv(mode: Mode, daemonPort: number): Record<string, string> {
   const common = {
+    ...shippedEnv,
     AWS_XRAY_DAEMON_ADDRESS: `127.0.0.1:${daemonPort}`,
     LOG_LEVEL: 'warn',
     PATH: process.env['PATH'] ?? '',
@@ -322,8 +335,11 @@ try {
 }
 
 const pct = (value: number) => `${Math.round(value * 100)}%`
+const shipped = Object.entries(shippedEnv)
+  .map(([name, value]) => `, ${name}=${value} (the image's)`)
+  .join('')
 const lines = [
-  `wrk -t1 -c${connections}, ${rounds} rounds of ${seconds} s per server, servers side by side; ${pin ? `server on CPU ${pin.server}, wrk and the daemon stand-in on CPU ${pin.others}` : 'not pinned'}; ${Bun.version} ${process.arch}, LOG_LEVEL=warn`,
+  `wrk -t1 -c${connections}, ${rounds} rounds of ${seconds} s per server, servers side by side; ${pin ? `server on CPU ${pin.server}, wrk and the daemon stand-in on CPU ${pin.others}` : 'not pinned'}; ${Bun.version} ${process.arch}, LOG_LEVEL=warn${shipped}`,
   '',
   '| route | tracing | requests/s (median) | vs off | vs off, range over rounds | server CPU per request | p50 | p99 | RSS MiB | documents received / requests | kernel UDP drops |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
