@@ -92,8 +92,9 @@ interface TraceContext {
 }
 
 interface Reply {
-  readonly headers: Readonly<Record<string, string>>
-  /** A response was built with these headers (see addResponseHeaderSource); otherwise they are set at the end. */
+  /** The X-Amzn-Trace-Id value. */
+  readonly answer: string
+  /** A response was built with it (see addResponseHeaderSource); otherwise it is set at the end. */
   applied: boolean
 }
 
@@ -307,11 +308,14 @@ export function createTracer(options: TracerOptions): Tracer {
     }
   }
 
-  const removeHeaderSource = addResponseHeaderSource(() => {
-    const store = storage.getStore()
-    if (store === undefined || store === untracedMarker || store.reply === undefined) return undefined
-    store.reply.applied = true
-    return store.reply.headers
+  const removeHeaderSource = addResponseHeaderSource({
+    name: traceHeaderName,
+    value() {
+      const store = storage.getStore()
+      if (store === undefined || store === untracedMarker || store.reply === undefined) return undefined
+      store.reply.applied = true
+      return store.reply.answer
+    },
   })
 
   const contextMissing = (what: string) => {
@@ -502,7 +506,7 @@ export function createTracer(options: TracerOptions): Tracer {
     const sampled = incoming?.sampled === '1' ? true : incoming?.sampled === '0' ? false : decide(request, path)
     const traceId = incoming?.root ?? newTraceId()
     const answer = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
-    const reply: Reply = { headers: { [traceHeaderName]: answer }, applied: false }
+    const reply: Reply = { answer, applied: false }
     return sampled
       ? new SampledRequest(traceId, incoming?.parent, reply, httpRequestOf(request, peer))
       : new UnsampledRequest(traceId, incoming?.parent, reply)
@@ -560,7 +564,7 @@ export function createTracer(options: TracerOptions): Tracer {
 /** The response with the request's X-Amzn-Trace-Id, set now unless it was built with it. */
 function answered(response: Response, reply: Reply): Response {
   if (reply.applied) return response
-  const value = reply.headers[traceHeaderName] as string
+  const value = reply.answer
   try {
     response.headers.set(traceHeaderName, value)
     return response
