@@ -17,12 +17,11 @@
 //
 // Usage: bun scripts/bench.ts [--rounds 5] [--seconds 4] [--connections 50] [--route notification|users|both] [--no-pin]
 //   (needs wrk: apt-get install wrk; pinning needs taskset, from util-linux)
-import dgram from 'node:dgram'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { createConnection } from 'mysql2/promise'
+import { cpuSeconds, createUsersDatabase, freePort, imageEnv, startReceiver, waitReady } from './bench-kit'
 
 function usage(message: string): never {
   process.stderr.write(`bench: ${message}\n`)
@@ -77,39 +76,11 @@ if (Bun.spawnSync([process.execPath, join(root, 'scripts', 'build.ts')], { stdou
 type Mode = 'off' | 'default' | 'full'
 const modes: Mode[] = ['off', 'default', 'full']
 
-/** A daemon stand-in: counts datagrams. A 4 MiB receive buffer (the kernel's rmem_max here) rides out bursts. */
-async function startReceiver() {
-  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 })
-  const receiver = { count: 0, port: 0, close: () => socket.close() }
-  socket.on('message', () => {
-    receiver.count++
-  })
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
-  receiver.port = socket.address().port
-  return receiver
-}
-
 const dir = mkdtempSync(join(tmpdir(), 'bench-'))
 const allRules = join(dir, 'all.json')
 writeFileSync(allRules, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
 
-const db = {
-  host: process.env['TEST_DB_HOST'] ?? '127.0.0.1',
-  port: Number(process.env['TEST_DB_PORT'] ?? 3306),
-  user: process.env['TEST_DB_USER'] ?? 'root',
-  password: process.env['TEST_DB_PASSWORD'] ?? '',
-}
-const dbName = `bench_${process.pid}`
-
-/** The runtime settings the image ships (ENV lines of the Dockerfile's last stage), so the servers run as deployed. */
-function imageEnv(): Record<string, string> {
-  const dockerfile = readFileSync(join(root, 'Dockerfile'), 'utf8')
-  const lastStage = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
-  const env: Record<string, string> = {}
-  for (const match of lastStage.matchAll(/^ENV ([A-Z0-9_]+)=(\S+)$/gm)) env[match[1] as string] = match[2] as string
-  return env
-}
-const shippedEnv = imageEnv()
+const shippedEnv = imageEnv(root)
 
 function modeEnv(mode: Mode, daemonPort: number): Record<string, string> {
   const common = {
@@ -121,13 +92,6 @@ function modeEnv(mode: Mode, daemonPort: number): Record<string, string> {
   if (mode === 'off') return { ...common, AWS_XRAY_SDK_ENABLED: 'false' }
   if (mode === 'full') return { ...common, AWS_XRAY_SAMPLING_RULES: allRules }
   return common
-}
-
-function freePort(): number {
-  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-  const port = probe.port
-  probe.stop(true)
-  return port
 }
 
 interface Server {
@@ -155,17 +119,7 @@ async function startServer(
     stdout: 'ignore',
     stderr: 'inherit',
   })
-  let polls = 0
-  for (;;) {
-    polls++
-    const ok = await fetch(`http://127.0.0.1:${port}${readyPath}`).then(
-      (r) => r.status === 200,
-      () => false,
-    )
-    if (ok) break
-    if (polls > 300) throw new Error(`${args.join(' ')} did not become ready`)
-    await Bun.sleep(50)
-  }
+  const polls = await waitReady(`http://127.0.0.1:${port}${readyPath}`, args.join(' '))
   return {
     mode,
     url: `http://127.0.0.1:${port}${path}`,
@@ -188,12 +142,6 @@ function udpReceiveDrops(): number {
   const names = lines[0]?.split(/\s+/) ?? []
   const numbers = lines[1]?.split(/\s+/) ?? []
   return Number(numbers[names.indexOf('RcvbufErrors')] ?? 0)
-}
-
-/** CPU seconds a process has used, all its threads (the UDP sender worker included). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
-  return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
 function rssMiB(pid: number): number {
@@ -280,9 +228,8 @@ async function measureRoute(route: string, servers: Server[]): Promise<Row[]> {
 class Done extends Error {}
 
 const results: Row[] = []
-const admin = await createConnection(db)
-await admin.query(`create database \`${dbName}\``)
 const running: Server[] = []
+let dropDatabase: (() => Promise<void>) | undefined
 try {
   for (const mode of route === 'users' ? [] : modes) {
     running.push(
@@ -303,23 +250,9 @@ try {
   await Promise.all(running.splice(0).map((s) => s.stop()))
   if (route === 'notification') throw new Done()
 
-  const dbEnv = {
-    DB_HOSTNAME: db.host,
-    DB_PORT: String(db.port),
-    DB_USERNAME: db.user,
-    DB_PASSWORD: db.password,
-    DB_NAME: dbName,
-  }
-  const migrate = Bun.spawnSync([binary, 'migrate'], { env: { ...dbEnv, PATH: process.env['PATH'] ?? '' } })
-  if (migrate.exitCode !== 0) throw new Error(`migrate failed: ${migrate.stderr.toString()}`)
-  // Seeded with SQL rather than POST /user, so no outbox deliveries (and their documents) run during the rounds.
-  const hash = await Bun.password.hash('Passw0rd!', { algorithm: 'bcrypt', cost: 4 })
-  for (let i = 0; i < 10; i++) {
-    await admin.query(
-      `insert into \`${dbName}\`.users (username, password, enabled, role, email, firstname, lastname) values (?, ?, 1, 'ROLE_USER', ?, 'Bench', ?)`,
-      [`bench${i}`, hash, `bench${i}@example.com`, String(i)],
-    )
-  }
+  const database = await createUsersDatabase(binary, `bench_${process.pid}`)
+  dropDatabase = database.drop
+  const dbEnv = database.env
   for (const mode of modes) {
     running.push(
       await startServer(mode, ['serve', '--role=usermgmt'], dbEnv, '/usermgmt/health/readiness', '/usermgmt/users'),
@@ -330,8 +263,7 @@ try {
   if (!(error instanceof Done)) throw error
 } finally {
   await Promise.all(running.map((s) => s.stop()))
-  await admin.query(`drop database if exists \`${dbName}\``)
-  await admin.end()
+  await dropDatabase?.()
 }
 
 const pct = (value: number) => `${Math.round(value * 100)}%`
