@@ -5,6 +5,44 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createConnection } from 'mysql2/promise'
 
+/** One line on stderr and exit code 2, as for any bad flag. */
+export function usageFor(script: string): (message: string) => never {
+  return (message) => {
+    process.stderr.write(`${script}: ${message}\n`)
+    process.exit(2)
+  }
+}
+
+/** A flag that must be a whole number >= 1. */
+export function wholeNumber(text: string, flag: string, usage: (message: string) => never): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1) usage(`--${flag} must be a whole number >= 1`)
+  return value
+}
+
+/** The last CPU for the server under test, the others for wrk and this process; undefined with fewer than 2. */
+export function cpuSplit(): { server: string; others: string } | undefined {
+  const cpus = navigator.hardwareConcurrency
+  if (cpus < 2) return undefined
+  return { server: String(cpus - 1), others: cpus === 2 ? '0' : `0-${cpus - 2}` }
+}
+
+/** Pins this process, all its threads, to the given CPUs; false when taskset failed. */
+export function pinThisProcess(cpus: string): boolean {
+  return Bun.spawnSync(['taskset', '-a', '-cp', cpus, String(process.pid)], { stdout: 'ignore' }).exitCode === 0
+}
+
+/** Builds ./app; false when the build failed. */
+export function buildApp(root: string): boolean {
+  return Bun.spawnSync([process.execPath, join(root, 'scripts', 'build.ts')], { stdout: 'ignore' }).exitCode === 0
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
+}
+
 /** A daemon stand-in: counts datagrams. A 4 MiB receive buffer (the kernel's rmem_max here) rides out bursts. */
 export async function startReceiver(): Promise<{ count: number; port: number; close(): void }> {
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 })

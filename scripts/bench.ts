@@ -21,12 +21,23 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuSeconds, createUsersDatabase, freePort, imageEnv, startReceiver, waitReady } from './bench-kit'
+import {
+  buildApp,
+  cpuSeconds,
+  cpuSplit,
+  createUsersDatabase,
+  freePort,
+  imageEnv,
+  median,
+  pinThisProcess,
+  startReceiver,
+  usageFor,
+  waitReady,
+  wholeNumber,
+} from './bench-kit'
 
-function usage(message: string): never {
-  process.stderr.write(`bench: ${message}\n`)
-  process.exit(2)
-}
+// Annotated so that TypeScript knows a call does not return.
+const usage: (message: string) => never = usageFor('bench')
 
 const { values } = parseArgs({
   options: {
@@ -39,12 +50,9 @@ const { values } = parseArgs({
 })
 const route = values.route
 if (route !== 'both' && route !== 'notification' && route !== 'users') usage('--route is notification, users or both')
-const rounds = Number(values.rounds)
-const seconds = Number(values.seconds)
-const connections = Number(values.connections)
-if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds must be a whole number >= 1')
-if (!Number.isInteger(seconds) || seconds < 1) usage('--seconds must be a whole number >= 1')
-if (!Number.isInteger(connections) || connections < 1) usage('--connections must be a whole number >= 1')
+const rounds = wholeNumber(values.rounds, 'rounds', usage)
+const seconds = wholeNumber(values.seconds, 'seconds', usage)
+const connections = wholeNumber(values.connections, 'connections', usage)
 const root = join(import.meta.dir, '..')
 const binary = join(root, 'app')
 
@@ -53,22 +61,17 @@ if (Bun.spawnSync(['which', 'wrk']).exitCode !== 0) usage('wrk is needed (apt-ge
 /** The server's CPU and the others (wrk, this process), or undefined when not pinning. */
 function cpuPlan(): { server: string; others: string } | undefined {
   if (values['no-pin']) return undefined
-  const cpus = navigator.hardwareConcurrency
-  if (cpus < 2) usage('pinning needs at least 2 CPUs (or pass --no-pin)')
+  const split = cpuSplit()
+  if (!split) usage('pinning needs at least 2 CPUs (or pass --no-pin)')
   if (Bun.spawnSync(['which', 'taskset']).exitCode !== 0)
     usage('taskset is needed to pin (util-linux), or pass --no-pin')
-  return { server: String(cpus - 1), others: cpus === 2 ? '0' : `0-${cpus - 2}` }
+  return split
 }
 const pin = cpuPlan()
-if (
-  pin &&
-  Bun.spawnSync(['taskset', '-a', '-cp', pin.others, String(process.pid)], { stdout: 'ignore' }).exitCode !== 0
-) {
-  usage('could not pin this process with taskset')
-}
+if (pin && !pinThisProcess(pin.others)) usage('could not pin this process with taskset')
 const onServerCpu = (command: string[]) => (pin ? ['taskset', '-c', pin.server, ...command] : command)
 const onOtherCpus = (command: string[]) => (pin ? ['taskset', '-c', pin.others, ...command] : command)
-if (Bun.spawnSync([process.execPath, join(root, 'scripts', 'build.ts')], { stdout: 'ignore' }).exitCode !== 0) {
+if (!buildApp(root)) {
   process.stderr.write('bench: build failed\n')
   process.exit(1)
 }
@@ -177,12 +180,6 @@ async function runWrk(server: Server, runSeconds: number): Promise<Run> {
   if (non2xx) throw new Error(`${server.url}: ${non2xx} non-2xx responses`)
   if (requests === 0) throw new Error(`${server.url}: wrk made no requests:\n${out}`)
   return { rps, requests, p50, p99, cpuMicros: (cpu * 1e6) / requests }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2
 }
 
 interface Row {

@@ -11,12 +11,23 @@
 //   from code layout alone.
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { cpuSeconds, createUsersDatabase, freePort, imageEnv, startReceiver, waitReady } from './bench-kit'
+import {
+  buildApp,
+  cpuSeconds,
+  cpuSplit,
+  createUsersDatabase,
+  freePort,
+  imageEnv,
+  median,
+  pinThisProcess,
+  startReceiver,
+  usageFor,
+  waitReady,
+  wholeNumber,
+} from './bench-kit'
 
-function usage(message: string): never {
-  process.stderr.write(`duel: ${message}\n`)
-  process.exit(2)
-}
+// Annotated so that TypeScript knows a call does not return.
+const usage: (message: string) => never = usageFor('duel')
 
 const { values } = parseArgs({
   options: {
@@ -32,12 +43,9 @@ const { values } = parseArgs({
 })
 const role = values.role
 if (role !== 'notification' && role !== 'usermgmt') usage('--role is notification or usermgmt')
-const rounds = Number(values.rounds)
-const seconds = Number(values.seconds)
-const connections = Number(values.connections)
-if (!Number.isInteger(rounds) || rounds < 1) usage('--rounds must be a whole number >= 1')
-if (!Number.isInteger(seconds) || seconds < 1) usage('--seconds must be a whole number >= 1')
-if (!Number.isInteger(connections) || connections < 1) usage('--connections must be a whole number >= 1')
+const rounds = wholeNumber(values.rounds, 'rounds', usage)
+const seconds = wholeNumber(values.seconds, 'seconds', usage)
+const connections = wholeNumber(values.connections, 'connections', usage)
 
 function settings(text: string, flag: string): Record<string, string> {
   const env: Record<string, string> = {}
@@ -55,17 +63,16 @@ const sides = [
 
 for (const tool of ['wrk', 'taskset'])
   if (Bun.spawnSync(['which', tool]).exitCode !== 0) usage(`${tool} is needed (apt-get install wrk util-linux)`)
-const cpus = navigator.hardwareConcurrency
-if (cpus < 2) usage('a duel needs at least 2 CPUs')
-const serverCpu = String(cpus - 1)
-const otherCpus = cpus === 2 ? '0' : `0-${cpus - 2}`
-Bun.spawnSync(['taskset', '-a', '-cp', otherCpus, String(process.pid)], { stdout: 'ignore' })
+const split = cpuSplit()
+if (!split) usage('a duel needs at least 2 CPUs')
+const { server: serverCpu, others: otherCpus } = split
+if (!pinThisProcess(otherCpus)) usage('could not pin this process with taskset')
 
 const root = join(import.meta.dir, '..')
 const built = join(root, 'app')
-if (sides.some((side) => side.binary === undefined)) {
-  if (Bun.spawnSync([process.execPath, join(root, 'scripts', 'build.ts')], { stdout: 'ignore' }).exitCode !== 0)
-    usage('build failed')
+if (sides.some((side) => side.binary === undefined) && !buildApp(root)) {
+  process.stderr.write('duel: build failed\n')
+  process.exit(1)
 }
 
 const route =
@@ -153,14 +160,9 @@ try {
       `| ${round} | ${a.requests} | ${a.cpuMicros.toFixed(1)} us | ${b.requests} | ${b.cpuMicros.toFixed(1)} us | ${ratio.toFixed(3)} |`,
     )
   }
-  const sorted = [...ratios].sort((x, y) => x - y)
-  const median =
-    sorted.length % 2 === 1
-      ? (sorted[(sorted.length - 1) / 2] as number)
-      : ((sorted[sorted.length / 2 - 1] as number) + (sorted[sorted.length / 2] as number)) / 2
   lines.push(
     '',
-    `B/A CPU per request: median ${median.toFixed(3)}, range ${sorted[0]?.toFixed(3)}-${sorted.at(-1)?.toFixed(3)}`,
+    `B/A CPU per request: median ${median(ratios).toFixed(3)}, range ${Math.min(...ratios).toFixed(3)}-${Math.max(...ratios).toFixed(3)}`,
   )
   process.stdout.write(`${lines.join('\n')}\n`)
 } finally {
