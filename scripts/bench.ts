@@ -283,5 +283,25 @@ for (const row of results) {
     `| ${row.route} | ${row.mode} | ${Math.round(rps)} | ${pct(rps / median(off.runs.map((r) => r.rps)))} | ${pct(Math.min(...ratios))}-${pct(Math.max(...ratios))} | ${median(row.runs.map((r) => r.cpuMicros)).toFixed(1)} us | ${typical.p50} | ${typical.p99} | ${row.rssMiB} | ${docs} | ${row.mode === 'off' ? '-' : row.kernelDrops} |`,
   )
 }
+// The issue's targets, as ratios of median requests/s in this one run; and nothing lost at 100% sampling (every
+// request wrk counted has its document, and the kernel dropped no datagram).
+const targets: { route: string; mode: Mode; atLeast: number }[] = [
+  { route: 'GET /notification/xray', mode: 'default', atLeast: 0.95 },
+  { route: 'GET /notification/xray', mode: 'full', atLeast: 0.6 },
+  { route: 'GET /usermgmt/users (10 rows)', mode: 'default', atLeast: 0.95 },
+  { route: 'GET /usermgmt/users (10 rows)', mode: 'full', atLeast: 0.85 },
+]
+lines.push('', 'Targets (ratio of median requests/s to tracing off, this run):')
+for (const target of targets) {
+  const row = results.find((r) => r.route === target.route && r.mode === target.mode)
+  const off = results.find((r) => r.route === target.route && r.mode === 'off')
+  if (!row || !off) continue
+  const ratio = median(row.runs.map((r) => r.rps)) / median(off.runs.map((r) => r.rps))
+  const lost = target.mode === 'full' && (row.documents < row.requests || row.kernelDrops > 0)
+  const verdict = ratio >= target.atLeast && !lost ? 'met' : 'NOT met'
+  lines.push(
+    `- ${target.route}, ${target.mode === 'full' ? '100%' : 'default'} sampling: ${(ratio * 100).toFixed(1)}% (>= ${pct(target.atLeast)}${target.mode === 'full' ? `, no document lost: ${lost ? 'LOST some' : 'none lost'}` : ''}): ${verdict}`,
+  )
+}
 process.stdout.write(`${lines.join('\n')}\n`)
 process.exit(0)
