@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import packageJson from '../package.json' with { type: 'json' }
 import { startMailSink } from '../services/console'
-import { createTestDatabase, runApp, spawnApp, testServer } from '../services/testing'
+import { createTestDatabase, runApp, spawnApp, startFakeDaemon, testServer, waitUntil } from '../services/testing'
 
 describe('the CLI, as a compiled binary', () => {
   test('prints usage for --help and for each command, and the version for --version', () => {
@@ -129,7 +129,7 @@ describe('the CLI, as a compiled binary', () => {
     expect(await app.exited).toBe(0)
   })
 
-  test('on SIGTERM finishes the request in flight, refuses new ones, and exits 0', async () => {
+  test('on SIGTERM finishes the request in flight, refuses new ones, sends every segment, and exits 0', async () => {
     let release: () => void = () => {}
     const held = new Promise<void>((resolve) => {
       release = resolve
@@ -145,11 +145,16 @@ describe('the CLI, as a compiled binary', () => {
         return held
       },
     })
+    using daemon = await startFakeDaemon()
+    const rules = join(mkdtempSync(join(tmpdir(), 'rules-')), 'all.json')
+    writeFileSync(rules, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
     await using app = spawnApp(['serve', '--role=notification', '--port', '0'], {
       AWS_MAIL_SERVER_HOST: '127.0.0.1',
       AWS_MAIL_SERVER_PORT: String(sink.port),
       AWS_MAIL_SERVER_TLS: 'none',
       AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
+      AWS_XRAY_DAEMON_ADDRESS: daemon.address,
+      AWS_XRAY_SAMPLING_RULES: rules,
     })
     const port = (await app.waitForLog((line) => line['message'] === 'notification listening'))['port']
     const inFlight = fetch(`http://127.0.0.1:${port}/notification/send`, {
@@ -157,12 +162,28 @@ describe('the CLI, as a compiled binary', () => {
       body: JSON.stringify({ subject: 's', content: 'c', toEmails: ['a@example.com'] }),
     })
     await mailArrived
+    // Answered just before the signal: their segments wait in the tracer's batch (up to 50 ms) when it comes.
+    const quick = await Promise.all(
+      Array.from({ length: 10 }, () => fetch(`http://127.0.0.1:${port}/notification/xray`)),
+    )
     app.kill('SIGTERM')
     await app.waitForLog((line) => line['message'] === 'shutting down')
     await expect(fetch(`http://127.0.0.1:${port}/notification/health-status`)).rejects.toThrow()
     release()
-    expect((await inFlight).status).toBe(200)
+    const sent = await inFlight
+    expect(sent.status).toBe(200)
     expect(await app.exited).toBe(0)
     expect(sink.messages()).toHaveLength(1)
+    // Every segment, the one finished during the drain included, left before the process exited.
+    const root = (response: Response) => /Root=([^;]+)/.exec(response.headers.get('x-amzn-trace-id') ?? '')?.[1]
+    const segments = () => daemon.datagrams.map((d) => d.document).filter((d) => d.type === undefined)
+    // Sent before the exit; the wait only covers this process reading its socket.
+    await waitUntil(() => {
+      const missing = [...quick, sent].map(root).filter((id) => !segments().some((d) => d.trace_id === id))
+      expect(missing).toEqual([])
+    }, 2000)
+    const mail = segments().find((d) => d.trace_id === root(sent))
+    expect(mail?.subsegments?.map((s) => s.name)).toEqual(['127.0.0.1'])
+    expect(daemon.invalid).toEqual([])
   })
 })
