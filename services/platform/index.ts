@@ -34,4 +34,11 @@ export { type RunningService, runningService, type Stoppable, stopOnSignal } fro
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
 export { Secret } from './secret'
-export { type HttpServer, maxBodyBytes, type PeerAddress, type RequestScope, startHttpServer } from './server'
+export {
+  type HttpServer,
+  maxBodyBytes,
+  type PeerAddress,
+  pathOf,
+  type RequestScope,
+  startHttpServer,
+} from './server'

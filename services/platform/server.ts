@@ -73,7 +73,7 @@ function boundRequest(request: Request): Request | Response | Promise<Request | 
 }
 
 /** The path of a request URL, without the cost of a URL object on every request. */
-function pathOf(url: string): string {
+export function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2)
   if (start < 0) return '/'
   const end = url.indexOf('?', start)

@@ -6,6 +6,7 @@ import {
   type LogFields,
   type Logger,
   type PeerAddress,
+  pathOf,
   type RequestScope,
   type XrayConfig,
 } from '../platform'
@@ -216,16 +217,6 @@ function spanFor(entity: EntityDocument): Span {
   }
 }
 
-/** `host` and `path` of a request URL without building a URL object (this runs on every request). */
-function hostAndPath(url: string): { host: string; path: string } {
-  const hostStart = url.indexOf('//') + 2
-  let pathStart = url.indexOf('/', hostStart)
-  if (pathStart < 0) pathStart = url.length
-  let pathEnd = url.indexOf('?', pathStart)
-  if (pathEnd < 0) pathEnd = url.length
-  return { host: url.slice(hostStart, pathStart), path: url.slice(pathStart, pathEnd) || '/' }
-}
-
 /**
  * The X-Ray layer: segments per request, subsegments per call, context in AsyncLocalStorage so it follows
  * every await, timer and parallel branch under Bun. aws-xray-sdk-core supplies the segment model,
@@ -373,7 +364,7 @@ export function createTracer(options: TracerOptions): Tracer {
     const request = toRequest(input, init)
     const store = current()
     if (!store) {
-      if (storage.getStore() === undefined) contextMissing(`http ${hostAndPath(request.url).host}`)
+      if (storage.getStore() === undefined) contextMissing(`http ${new URL(request.url).host}`)
       return fetch(request)
     }
     return trace('http', new URL(request.url).hostname, async (span) => {
@@ -516,7 +507,7 @@ export function createTracer(options: TracerOptions): Tracer {
   return {
     begin,
     around(request, clientIp, next) {
-      const path = hostAndPath(request.url).path
+      const path = pathOf(request.url)
       const scope = begin(request, path, clientIp)
       return scope
         .run((r) => next(r), request, path)
