@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import packageJson from '../package.json' with { type: 'json' }
 import { startMailSink } from '../services/console'
-import { createTestDatabase, runApp, spawnApp, startFakeDaemon, testServer, waitUntil } from '../services/testing'
+import {
+  createTestDatabase,
+  runApp,
+  sampleEverythingRulesFile,
+  spawnApp,
+  startFakeDaemon,
+  testServer,
+  waitUntil,
+} from '../services/testing'
 
 describe('the CLI, as a compiled binary', () => {
   test('prints usage for --help and for each command, and the version for --version', () => {
@@ -146,15 +154,13 @@ describe('the CLI, as a compiled binary', () => {
       },
     })
     using daemon = await startFakeDaemon()
-    const rules = join(mkdtempSync(join(tmpdir(), 'rules-')), 'all.json')
-    writeFileSync(rules, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
     await using app = spawnApp(['serve', '--role=notification', '--port', '0'], {
       AWS_MAIL_SERVER_HOST: '127.0.0.1',
       AWS_MAIL_SERVER_PORT: String(sink.port),
       AWS_MAIL_SERVER_TLS: 'none',
       AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
       AWS_XRAY_DAEMON_ADDRESS: daemon.address,
-      AWS_XRAY_SAMPLING_RULES: rules,
+      AWS_XRAY_SAMPLING_RULES: sampleEverythingRulesFile(),
     })
     const port = (await app.waitForLog((line) => line['message'] === 'notification listening'))['port']
     const inFlight = fetch(`http://127.0.0.1:${port}/notification/send`, {

@@ -1,14 +1,12 @@
 // A request-by-request run of ../shared/reference/api-contract.md against the compiled binary: usermgmt on
 // real MariaDB, notification on a real SMTP server with STARTTLS and AUTH, talking over real sockets.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { type MailSink, startMailSink } from '../services/console'
 import {
   type AppProcess,
   createTestDatabase,
   type FakeDaemon,
+  sampleEverythingRulesFile,
   spawnApp,
   startFakeDaemon,
   type TestDatabase,
@@ -53,8 +51,7 @@ async function startNotificationBinary(port: number): Promise<AppProcess> {
 beforeAll(async () => {
   // Every request of the run is traced, and every datagram checked against the segment schema at the end.
   daemon = await startFakeDaemon()
-  rulesFile = join(mkdtempSync(join(tmpdir(), 'rules-')), 'sampling.json')
-  writeFileSync(rulesFile, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
+  rulesFile = sampleEverythingRulesFile()
   testDb = await createTestDatabase()
   const { key, cert } = testCertificate()
   sink = await startMailSink({ port: 0, tls: { key, cert }, auth: smtp })

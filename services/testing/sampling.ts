@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
 /** The part of the tracing layer's interface a sampling test needs (declared here: testing imports no roles). */
 export interface SamplingTracer {
   around(
@@ -20,4 +24,11 @@ export async function isSampled(tracer: SamplingTracer, path: string): Promise<b
     },
   )
   return decision
+}
+
+/** A local sampling rules file (AWS_XRAY_SAMPLING_RULES) that traces every request, in a fresh temporary folder. */
+export function sampleEverythingRulesFile(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'rules-')), 'sample-everything.json')
+  writeFileSync(file, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
+  return file
 }

@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { captureLog, type SegmentDocument, spawnApp, startFakeDaemon, testCertificate } from '../testing'
+import {
+  captureLog,
+  type SegmentDocument,
+  sampleEverythingRulesFile,
+  spawnApp,
+  startFakeDaemon,
+  testCertificate,
+} from '../testing'
 import { detectEks } from '.'
 
 const containerId = 'b8a3f1c2d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f'
@@ -86,14 +93,12 @@ describe('EKS metadata', () => {
 
   test('the compiled binary puts aws.eks and origin AWS::EKS::Container on its segments', async () => {
     using daemon = await startFakeDaemon()
-    const rules = join(dir, 'rules.json')
-    writeFileSync(rules, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
     await using app = spawnApp(['serve', '--role=notification', '--port', '0'], {
       AWS_MAIL_SERVER_HOST: '127.0.0.1',
       AWS_MAIL_SERVER_TLS: 'none',
       AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
       AWS_XRAY_DAEMON_ADDRESS: daemon.address,
-      AWS_XRAY_SAMPLING_RULES: rules,
+      AWS_XRAY_SAMPLING_RULES: sampleEverythingRulesFile(),
       KUBERNETES_SERVICE_HOST: '127.0.0.1',
       KUBERNETES_SERVICE_PORT: String(api.port),
       KUBERNETES_SERVICE_ACCOUNT_DIR: dir,
