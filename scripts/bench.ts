@@ -273,14 +273,18 @@ const lines = [
   '| route | tracing | requests/s (median) | vs off | vs off, range over rounds | server CPU per request | p50 | p99 | RSS MiB | documents received / requests | kernel UDP drops |',
   '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
 ]
+const offOf = (row: Row) => results.find((o) => o.route === row.route && o.mode === 'off') as Row
+const medianRps = (row: Row) => median(row.runs.map((r) => r.rps))
+/** The headline ratio: median requests/s with tracing as in this row over tracing off. */
+const vsOff = (row: Row) => medianRps(row) / medianRps(offOf(row))
 for (const row of results) {
-  const off = results.find((o) => o.route === row.route && o.mode === 'off') as Row
-  const rps = median(row.runs.map((r) => r.rps))
+  const off = offOf(row)
+  const rps = medianRps(row)
   const ratios = row.runs.map((r, i) => r.rps / (off.runs[i]?.rps ?? r.rps))
   const typical = [...row.runs].sort((a, b) => a.rps - b.rps)[Math.floor(row.runs.length / 2)] as Run
   const docs = row.mode === 'off' ? '-' : `${row.documents} / ${row.requests}`
   lines.push(
-    `| ${row.route} | ${row.mode} | ${Math.round(rps)} | ${pct(rps / median(off.runs.map((r) => r.rps)))} | ${pct(Math.min(...ratios))}-${pct(Math.max(...ratios))} | ${median(row.runs.map((r) => r.cpuMicros)).toFixed(1)} us | ${typical.p50} | ${typical.p99} | ${row.rssMiB} | ${docs} | ${row.mode === 'off' ? '-' : row.kernelDrops} |`,
+    `| ${row.route} | ${row.mode} | ${Math.round(rps)} | ${pct(vsOff(row))} | ${pct(Math.min(...ratios))}-${pct(Math.max(...ratios))} | ${median(row.runs.map((r) => r.cpuMicros)).toFixed(1)} us | ${typical.p50} | ${typical.p99} | ${row.rssMiB} | ${docs} | ${row.mode === 'off' ? '-' : row.kernelDrops} |`,
   )
 }
 // The issue's targets, as ratios of median requests/s in this one run; and nothing lost at 100% sampling (every
@@ -294,9 +298,8 @@ const targets: { route: string; mode: Mode; atLeast: number }[] = [
 lines.push('', 'Targets (ratio of median requests/s to tracing off, this run):')
 for (const target of targets) {
   const row = results.find((r) => r.route === target.route && r.mode === target.mode)
-  const off = results.find((r) => r.route === target.route && r.mode === 'off')
-  if (!row || !off) continue
-  const ratio = median(row.runs.map((r) => r.rps)) / median(off.runs.map((r) => r.rps))
+  if (!row) continue
+  const ratio = vsOff(row)
   const lost = target.mode === 'full' && (row.documents < row.requests || row.kernelDrops > 0)
   const verdict = ratio >= target.atLeast && !lost ? 'met' : 'NOT met'
   lines.push(
