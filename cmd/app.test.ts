@@ -32,9 +32,12 @@ describe('the CLI, as a compiled binary', () => {
     [['frob'], 'app: unknown command "frob"; see app --help'],
     [['serve', '--role=web'], 'app: unknown role "web": use --role=usermgmt or --role=notification'],
     [['serve', '--role=usermgmt', '--verbose'], 'app: unknown option --verbose for serve; see app serve --help'],
-    [['dev', 'extra'], "app: Unexpected argument 'extra' for dev; see app dev --help"],
+    [['dev', 'extra'], 'app: unexpected argument "extra" for dev; see app dev --help'],
     [['serve', '--role=usermgmt', '--port', 'http'], 'app: --port: must be a port number from 0 to 65535 (got "http")'],
-    [['serve'], 'app: serve needs --role=usermgmt or --role=notification (the environment does not tell which)'],
+    [
+      ['serve'],
+      'app: serve needs --role=usermgmt or --role=notification (the environment does not tell which: set DB_HOSTNAME for usermgmt or AWS_MAIL_SERVER_HOST for notification)',
+    ],
   ])('exits 2 with one line on stderr for %p', (args, line) => {
     const result = runApp(args)
     expect(result).toEqual({ code: 2, stdout: '', stderr: `${line}\n` })
@@ -70,6 +73,7 @@ describe('the CLI, as a compiled binary', () => {
     expect(result.stderr.trim().split('\n').sort()).toEqual([
       'app: AWS_MAIL_SERVER_FROM_ADDRESS: must be an e-mail address (got "not-an-address")',
       'app: AWS_MAIL_SERVER_TLS: must be one of starttls, tls, none (got "ssl")',
+      'app: AWS_MAIL_SERVER_USERNAME: is required unless AWS_MAIL_SERVER_TLS=none (not set)',
     ])
     const noUser = runApp(['serve', '--role=notification'], {
       AWS_MAIL_SERVER_HOST: 'smtp-service',

@@ -1,4 +1,5 @@
 export { iamCommand, synthesizeManifests } from './chart'
+export { manifestsCommand } from './cli'
 export {
   defaultDaemonImage,
   defaultSmtpHost,

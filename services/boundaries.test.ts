@@ -33,7 +33,7 @@ const allowed: Record<string, readonly string[]> = {
     'services/notification',
   ],
   'services/testing': ['services/platform'],
-  'services/status': [],
+  'services/status': ['services/platform'],
   manifests: ['services/platform'],
   scripts: [],
 }

@@ -1,3 +1,4 @@
+export { consoleCommand } from './cli'
 export {
   type Collector,
   type CollectorOptions,

@@ -6,11 +6,11 @@ describe('loadConfig', () => {
   test('gives the originals defaults when nothing is set', () => {
     const result = loadConfig('usermgmt', {})
     expect(result.ok).toBe(true)
-    if (!result.ok || result.config.role !== 'usermgmt') return
-    expect(result.config.port).toBe(8095)
-    expect(result.config.db).toMatchObject({ host: 'localhost', port: 3306, name: 'usermgmt', user: 'root' })
-    expect(result.config.notification).toEqual({ host: 'localhost', port: 8096 })
-    expect(result.config.xray).toMatchObject({
+    if (!result.ok || result.value.role !== 'usermgmt') return
+    expect(result.value.port).toBe(8095)
+    expect(result.value.db).toMatchObject({ host: 'localhost', port: 3306, name: 'usermgmt', user: 'root' })
+    expect(result.value.notification).toEqual({ host: 'localhost', port: 8096 })
+    expect(result.value.xray).toMatchObject({
       enabled: true,
       tracingName: 'User-Management-Microservice',
       daemonUdp: { host: '127.0.0.1', port: 2000 },
@@ -33,9 +33,9 @@ describe('loadConfig', () => {
       AWS_XRAY_CONTEXT_MISSING: 'LOG_ERROR',
     })
     expect(user.ok).toBe(true)
-    if (user.ok && user.config.role === 'usermgmt') {
-      expect(user.config.db.password.reveal()).toBe('dbpassword11')
-      expect(user.config.xray.daemonUdp).toEqual({ host: 'xray-service.default', port: 2000 })
+    if (user.ok && user.value.role === 'usermgmt') {
+      expect(user.value.db.password.reveal()).toBe('dbpassword11')
+      expect(user.value.xray.daemonUdp).toEqual({ host: 'xray-service.default', port: 2000 })
     }
     const mail = loadConfig('notification', {
       AWS_MAIL_SERVER_HOST: 'smtp-service',
@@ -46,21 +46,21 @@ describe('loadConfig', () => {
       APP_VERSION: 'V2',
     })
     expect(mail.ok).toBe(true)
-    if (mail.ok && mail.config.role === 'notification') {
-      expect(mail.config.mail).toMatchObject({
+    if (mail.ok && mail.value.role === 'notification') {
+      expect(mail.value.mail).toMatchObject({
         host: 'smtp-service',
         port: 587,
         tls: 'starttls',
         from: 'stacksimplify@gmail.com',
       })
-      expect(mail.config.appVersion).toBe('V2')
-      expect(mail.config.xray.tracingName).toBe('V2-Notification-Microservice')
+      expect(mail.value.appVersion).toBe('V2')
+      expect(mail.value.xray.tracingName).toBe('V2-Notification-Microservice')
     }
   })
 
   test('accepts the SDK form with separate TCP and UDP daemon addresses', () => {
     const result = loadConfig('usermgmt', { AWS_XRAY_DAEMON_ADDRESS: 'tcp:10.0.0.1:2001 udp:10.0.0.2:2000' })
-    expect(result.ok && result.config.xray).toMatchObject({
+    expect(result.ok && result.value.xray).toMatchObject({
       daemonTcp: { host: '10.0.0.1', port: 2001 },
       daemonUdp: { host: '10.0.0.2', port: 2000 },
     })

@@ -1,11 +1,10 @@
 import { z } from 'zod'
+import type { Env, Parsed } from './cli'
 import { type LogLevel, logLevels } from './logger'
 import { Secret } from './secret'
 
 export type Role = 'usermgmt' | 'notification'
 export const roles = ['usermgmt', 'notification'] as const
-
-export type Env = Readonly<Record<string, string | undefined>>
 
 export interface HostPort {
   readonly host: string
@@ -95,9 +94,8 @@ export interface DevConfig {
   readonly dataDir: string
 }
 
-export type ConfigResult<TConfig> =
-  | { readonly ok: true; readonly config: TConfig }
-  | { readonly ok: false; readonly problems: readonly string[] }
+/** A configuration, or every problem with it, one line each. */
+export type ConfigResult<TConfig> = Parsed<TConfig>
 
 export interface ServeFlags {
   readonly port?: string | undefined
@@ -238,33 +236,39 @@ const usermgmtEnv = z.object({
   NOTIFICATION_SERVICE_PORT: port.default(8096),
 })
 
-const notificationEnv = z
-  .object({
-    ...xrayEnv,
-    AWS_MAIL_SERVER_HOST: host,
-    AWS_MAIL_SERVER_PORT: port.default(587),
-    AWS_MAIL_SERVER_TLS: z
-      .enum(['starttls', 'tls', 'none'], { error: 'must be one of starttls, tls, none' })
-      .default('starttls'),
-    AWS_MAIL_SERVER_USERNAME: z.string().max(256, 'must be at most 256 characters').default(''),
-    AWS_MAIL_SERVER_PASSWORD: z.string().max(256, 'must be at most 256 characters').default(''),
-    AWS_MAIL_SERVER_FROM_ADDRESS: z.string(requiredText).pipe(z.email('must be an e-mail address')),
-    AWS_MAIL_SERVER_TLS_SERVERNAME: host.optional(),
-    APP_VERSION: z
-      .string()
-      .trim()
-      .regex(/^[A-Za-z0-9._-]{1,20}$/, 'must be 1 to 20 letters, digits, ".", "_" or "-"')
-      .default('V1'),
-  })
-  .superRefine((env, ctx) => {
-    // SES (and any server we would send real mail through) wants AUTH; only a local plain-text sink may go without.
-    if (env.AWS_MAIL_SERVER_TLS === 'none') return
-    for (const name of ['AWS_MAIL_SERVER_USERNAME', 'AWS_MAIL_SERVER_PASSWORD'] as const) {
-      if (env[name] === '') {
-        ctx.addIssue({ code: 'custom', path: [name], message: 'is required unless AWS_MAIL_SERVER_TLS=none' })
-      }
-    }
-  })
+const notificationEnv = z.object({
+  ...xrayEnv,
+  AWS_MAIL_SERVER_HOST: host,
+  AWS_MAIL_SERVER_PORT: port.default(587),
+  AWS_MAIL_SERVER_TLS: z
+    .enum(['starttls', 'tls', 'none'], { error: 'must be one of starttls, tls, none' })
+    .default('starttls'),
+  AWS_MAIL_SERVER_USERNAME: z.string().max(256, 'must be at most 256 characters').default(''),
+  AWS_MAIL_SERVER_PASSWORD: z.string().max(256, 'must be at most 256 characters').default(''),
+  AWS_MAIL_SERVER_FROM_ADDRESS: z.string(requiredText).pipe(z.email('must be an e-mail address')),
+  AWS_MAIL_SERVER_TLS_SERVERNAME: host.optional(),
+  APP_VERSION: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9._-]{1,20}$/, 'must be 1 to 20 letters, digits, ".", "_" or "-"')
+    .default('V1'),
+})
+
+/**
+ * SES (and any server we would send real mail through) wants AUTH; only a local plain-text sink may go without.
+ * Checked on the raw values, beside the schema, so that it is reported together with every other problem.
+ */
+function mailCredentialProblems(values: Readonly<Record<string, string>>): z.core.$ZodIssue[] {
+  if (values['AWS_MAIL_SERVER_TLS'] === 'none') return []
+  return (['AWS_MAIL_SERVER_USERNAME', 'AWS_MAIL_SERVER_PASSWORD'] as const)
+    .filter((name) => values[name] === undefined)
+    .map((name) => ({
+      code: 'custom',
+      path: [name],
+      message: 'is required unless AWS_MAIL_SERVER_TLS=none',
+      input: undefined,
+    }))
+}
 
 const devEnv = z.object({
   LOG_LEVEL: logLevel.default('info'),
@@ -294,10 +298,10 @@ function present(env: Env): Record<string, string> {
 }
 
 function parseListenPort(flag: string | undefined, fallback: number): ConfigResult<number> {
-  if (flag === undefined) return { ok: true, config: fallback }
+  if (flag === undefined) return { ok: true, value: fallback }
   const parsed = listenPort.safeParse(flag)
   return parsed.success
-    ? { ok: true, config: parsed.data }
+    ? { ok: true, value: parsed.data }
     : { ok: false, problems: [`--port: must be a port number from 0 to 65535 (got ${JSON.stringify(flag)})`] }
 }
 
@@ -323,52 +327,55 @@ function xrayConfig(env: z.infer<z.ZodObject<typeof xrayEnv>>, role: Role): Xray
 
 /**
  * Reads a role's configuration from the environment (the contract's names) and its flags, once, at start-up.
- * Every problem is reported, one line each, with secret values shown as ***.
+ * Every problem is reported in one pass, one line each, with secret values shown as ***.
  */
 export function loadConfig(role: Role, env: Env, flags: ServeFlags = {}): ConfigResult<RoleConfig> {
   const values = present(env)
   if (flags.samplingRules !== undefined) values['AWS_XRAY_SAMPLING_RULES'] = flags.samplingRules
-  const portFlag = parseListenPort(flags.port, defaultPorts[role])
-  const parsed = role === 'usermgmt' ? usermgmtEnv.safeParse(values) : notificationEnv.safeParse(values)
-  if (!parsed.success || !portFlag.ok) {
-    return {
-      ok: false,
-      problems: [
-        ...(parsed.success ? [] : describeProblems(parsed.error.issues, env)),
-        ...(portFlag.ok ? [] : portFlag.problems),
-      ],
-    }
+  const port = parseListenPort(flags.port, defaultPorts[role])
+  const config = role === 'usermgmt' ? usermgmtConfig(values, env) : notificationConfig(values, env)
+  if (!config.ok || !port.ok) {
+    return { ok: false, problems: [...(config.ok ? [] : config.problems), ...(port.ok ? [] : port.problems)] }
   }
-  const port = portFlag.config
-  if (role === 'usermgmt') {
-    const e = parsed.data as z.infer<typeof usermgmtEnv>
-    return {
-      ok: true,
-      config: Object.freeze({
-        role,
-        port,
-        logLevel: e.LOG_LEVEL,
-        xray: xrayConfig(e, role),
-        db: {
-          host: e.DB_HOSTNAME,
-          port: e.DB_PORT,
-          name: e.DB_NAME,
-          user: e.DB_USERNAME,
-          password: new Secret(e.DB_PASSWORD),
-        },
-        notification: { host: e.NOTIFICATION_SERVICE_HOST, port: e.NOTIFICATION_SERVICE_PORT },
-      }),
-    }
-  }
-  const e = parsed.data as z.infer<typeof notificationEnv>
+  return { ok: true, value: Object.freeze({ ...config.value, port: port.value }) }
+}
+
+type WithoutPort<T> = Omit<T, 'port'>
+
+function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<WithoutPort<UsermgmtConfig>> {
+  const parsed = usermgmtEnv.safeParse(values)
+  if (!parsed.success) return { ok: false, problems: describeProblems(parsed.error.issues, env) }
+  const e = parsed.data
   return {
     ok: true,
-    config: Object.freeze({
-      role,
-      port,
+    value: {
+      role: 'usermgmt',
+      logLevel: e.LOG_LEVEL,
+      xray: xrayConfig(e, 'usermgmt'),
+      db: {
+        host: e.DB_HOSTNAME,
+        port: e.DB_PORT,
+        name: e.DB_NAME,
+        user: e.DB_USERNAME,
+        password: new Secret(e.DB_PASSWORD),
+      },
+      notification: { host: e.NOTIFICATION_SERVICE_HOST, port: e.NOTIFICATION_SERVICE_PORT },
+    },
+  }
+}
+
+function notificationConfig(values: Record<string, string>, env: Env): ConfigResult<WithoutPort<NotificationConfig>> {
+  const parsed = notificationEnv.safeParse(values)
+  const issues = [...(parsed.success ? [] : parsed.error.issues), ...mailCredentialProblems(values)]
+  if (!parsed.success || issues.length > 0) return { ok: false, problems: describeProblems(issues, env) }
+  const e = parsed.data
+  return {
+    ok: true,
+    value: {
+      role: 'notification',
       logLevel: e.LOG_LEVEL,
       appVersion: e.APP_VERSION,
-      xray: xrayConfig(e, role),
+      xray: xrayConfig(e, 'notification'),
       mail: {
         host: e.AWS_MAIL_SERVER_HOST,
         port: e.AWS_MAIL_SERVER_PORT,
@@ -378,7 +385,7 @@ export function loadConfig(role: Role, env: Env, flags: ServeFlags = {}): Config
         from: e.AWS_MAIL_SERVER_FROM_ADDRESS,
         tlsServername: e.AWS_MAIL_SERVER_TLS_SERVERNAME,
       },
-    }),
+    },
   }
 }
 
@@ -400,7 +407,7 @@ export function loadDevConfig(env: Env, flags: DevFlags = {}): ConfigResult<DevC
   const e = parsed.data
   return {
     ok: true,
-    config: Object.freeze({
+    value: Object.freeze({
       logLevel: e.LOG_LEVEL,
       usermgmtPort: e.DEV_USERMGMT_PORT,
       notificationPort: e.DEV_NOTIFICATION_PORT,

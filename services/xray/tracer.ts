@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Elysia } from 'elysia'
 import {
   addResponseHeaderSource,
+  CliProblems,
   type LogFields,
   type Logger,
   type PeerAddress,
@@ -119,7 +120,13 @@ export const defaultSamplingRules: SamplingRules = {
   default: { fixed_target: 1, rate: 0.05 },
 }
 
-export class TracingConfigError extends Error {}
+/** A tracing setting the user must fix (a sampling rules file): one line, exit 2, like every configuration problem. */
+export class TracingConfigError extends CliProblems {
+  constructor(message: string) {
+    super([message])
+    this.name = 'TracingConfigError'
+  }
+}
 
 // Finished documents go to the sink in batches: a full batch at once, else whatever waited this long. Each
 // hand-over to a sender worker wakes it (measured here ~80 us of CPU, more than the datagrams it carries); the
