@@ -34,6 +34,14 @@ export {
   type XrayConfig,
 } from './config'
 export {
+  type DeploymentRecord,
+  defaultAppNamespace,
+  defaultCollectorNamespace,
+  deploymentRecord,
+  deploymentRecordKey,
+  deploymentRecordName,
+} from './deployment'
+export {
   type ApiErrorBody,
   AppError,
   apiErrorBody,
