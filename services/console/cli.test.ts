@@ -65,7 +65,7 @@ describe('./app console refuses a bad flag with one line on stderr and exit code
   })
 })
 
-test('survives a flood of good, big and malformed datagrams with flat memory, counting every malformed one', async () => {
+test('counts every good, big and malformed datagram of a mixed stream, keeps within its bounds and saves what it keeps', async () => {
   await using app = spawnApp([
     'console',
     '--udp',
@@ -113,46 +113,38 @@ test('survives a flood of good, big and malformed datagrams with flat memory, co
   const socket = await Bun.udpSocket({})
   let sent = 0
   let n = 0
-  const round = async (count: number) => {
-    // Batches of 200, each read before the next is sent: a bounded flood, counted exactly (nothing dropped).
-    for (let batch = 0; batch < count / 200; batch++) {
-      const packets: (string | number)[] = []
-      for (let i = 0; i < 200; i++, n++) {
-        const doc =
-          n % 10 === 9
-            ? (malformed[Math.floor(n / 10) % malformed.length] ?? '')
-            : header +
-              JSON.stringify({
-                trace_id: `1-6b000000-${n.toString(16).padStart(24, '0')}`,
-                id: n.toString(16).padStart(16, '0'),
-                name: 'Flood',
-                start_time: 1,
-                end_time: 2,
-                metadata: { default: { pad: 'x'.repeat(n % 50 === 0 ? 30_000 : 1_500) } },
-              })
-        packets.push(doc, udpPort, '127.0.0.1')
-      }
-      sent += socket.sendMany(packets)
-      await waitUntil(async () => expect((await stats()).received).toBe(sent), 5_000, 2)
+  // Batches, each counted before the next is sent, so the kernel never has to drop anything: an outcome to check,
+  // not a race. How fast the console ingests is measured by scripts/bench.ts, not here.
+  for (let batch = 0; batch < 20; batch++) {
+    const packets: (string | number)[] = []
+    for (let i = 0; i < 100; i++, n++) {
+      const doc =
+        n % 10 === 9
+          ? (malformed[Math.floor(n / 10) % malformed.length] ?? '')
+          : header +
+            JSON.stringify({
+              trace_id: `1-6b000000-${n.toString(16).padStart(24, '0')}`,
+              id: n.toString(16).padStart(16, '0'),
+              name: 'Flood',
+              start_time: 1,
+              end_time: 2,
+              metadata: { default: { pad: 'x'.repeat(n % 50 === 0 ? 30_000 : 1_500) } },
+            })
+      packets.push(doc, udpPort, '127.0.0.1')
     }
-    return stats()
+    sent += socket.sendMany(packets)
+    await waitUntil(async () => expect((await stats()).received).toBe(sent))
   }
-  const rounds: Stats[] = []
-  for (let r = 0; r < 10; r++) rounds.push(await round(10_000))
   socket.close()
-  const last = rounds[9]
-  expect(sent).toBe(100_000)
-  expect(last?.received).toBe(100_000)
+  const last = await stats()
+  expect(sent).toBe(2000)
+  expect(last.received).toBe(2000)
   // Every tenth datagram was malformed, a quarter of them each way.
-  expect(last?.rejected).toEqual({ too_large: 0, bad_header: 5000, bad_json: 2500, bad_document: 2500 })
-  expect(last?.accepted).toBe(90_000)
-  expect(last?.traces).toBe(200)
-  expect(last?.bytes).toBeLessThan(200 * 31_000)
-  // Each round sends about 20 MB of documents. Keeping them would add that much a round; bounded, the heap is
-  // collected back down and RSS levels off once the garbage collector has sized itself to the flood (five to six
-  // rounds here, at about 210 MB): the last three rounds stay near the high-water mark of the first seven.
-  const rss = rounds.map((s) => s.memory.rss)
-  expect(Math.max(...rss.slice(7)) - Math.max(...rss.slice(0, 7))).toBeLessThan(24 * 1024 * 1024)
+  expect(last.rejected).toEqual({ too_large: 0, bad_header: 100, bad_json: 50, bad_document: 50 })
+  expect(last.accepted).toBe(1800)
+  // --max-traces 200: the newest 200 traces stay, within the byte bound they imply.
+  expect(last.traces).toBe(200)
+  expect(last.bytes).toBeLessThan(200 * 31_000)
 
   const saved = (await (await fetch(`${url}/api/save`, { method: 'POST' })).json()) as { saved: number }
   expect(saved.saved).toBe(200)
