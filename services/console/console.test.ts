@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { captureLog, startFakeDaemon, waitUntil } from '../testing'
+import { maxDatagramBytes } from '../xray'
 import { type CollectorStats, createCollector, type RunningConsole, startConsole } from '.'
 import { knownGraph, knownTraceId, knownTraffic } from './known-traffic-fixture'
 
@@ -198,7 +199,7 @@ describe('a console on ephemeral ports', () => {
       `{"format": "json", "version": 1}\n${JSON.stringify({ ...doc, end_time: 2 })}`,
     ])
     // Longer than the daemon's 64 KiB buffer: IPv4 cannot carry it, so it is handed to the collector directly.
-    expect(xray.collector.ingest(new Uint8Array(64 * 1024 + 1))).toEqual({ ok: false, reason: 'too_large' })
+    expect(xray.collector.ingest(new Uint8Array(maxDatagramBytes + 1))).toEqual({ ok: false, reason: 'too_large' })
     const after = await getJson<Stats>(`${xray.url}/api/stats`)
     expect(after.rejected).toEqual({
       too_large: before.rejected.too_large + 1,
@@ -283,10 +284,10 @@ test('keeps its heap flat under a flood: what a full store holds is all that sta
     Bun.gc(true)
     return process.memoryUsage().heapUsed
   }
-  const full = await flood(5_000)
-  // Another 20,000 documents (about 40 MB): a store that kept them would grow by that much.
-  const after = await flood(20_000)
-  expect(xray.collector.stats()).toMatchObject({ accepted: 25_000, traces: 100, evicted: 24_900 })
+  const full = await flood(2_000)
+  // Another 8,000 documents (about 16 MB): a store that kept them would grow by that much.
+  const after = await flood(8_000)
+  expect(xray.collector.stats()).toMatchObject({ accepted: 10_000, traces: 100, evicted: 9_900 })
   expect(after - full).toBeLessThan(4 * 1024 * 1024)
 })
 

@@ -7,7 +7,7 @@ export {
   type StoredTrace,
 } from './collector'
 export { type ConsoleOptions, type RunningConsole, startConsole, type TraceFilter } from './console'
-export { type Entity, maxDatagramBytes, parseDatagram, type RejectReason, type SegmentDocument } from './document'
+export { type Entity, parseDatagram, type RejectReason, type SegmentDocument } from './document'
 export { buildServiceGraph, type GraphEdge, type GraphNode, type ServiceGraph, type Stats } from './graph'
 export { type MailSink, type MailSinkOptions, type ReceivedMail, startMailSink } from './mail-sink'
 export { createSamplingService, type SamplingService } from './sampling'

@@ -4,12 +4,8 @@ import { isIP } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { HostPort, Logger } from '../platform'
+import { datagramHeader } from './segment-document'
 import { createDatagramPump } from './udp-pump'
-
-/** Documents larger than this are split into independent subsegments (a datagram holds 64 KiB at most). */
-export const maxDatagramBytes = 63 * 1024
-
-const header = '{"format":"json","version":1}\n'
 
 export interface EmitterStats {
   readonly sent: number
@@ -208,7 +204,7 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
         dropped += batch.length
         return
       }
-      for (let i = 0; i < batch.length; i++) batch[i] = header + batch[i]
+      for (let i = 0; i < batch.length; i++) batch[i] = datagramHeader + batch[i]
       transport.deliver(batch, ip)
       handed += batch.length
     },

@@ -1,6 +1,18 @@
 export { detectEks, type EksDetectionOptions, type EksMetadata } from './eks'
-export { createUdpEmitter, type EmitterStats, maxDatagramBytes, type SegmentSink } from './emitter'
+export { createUdpEmitter, type EmitterStats, type SegmentSink } from './emitter'
 export type { SamplingRules } from './sdk'
+export {
+  type CauseDocument,
+  datagramHeader,
+  type Entity,
+  type ExceptionDocument,
+  maxDatagramBytes,
+  maxDocumentBytes,
+  type SegmentDocument,
+  type Subsegment,
+  segmentDocumentSchema,
+  subsegmentSchema,
+} from './segment-document'
 export { formatTraceHeader, parseTraceHeader, type TraceHeader } from './trace-header'
 export {
   createDisabledTracer,

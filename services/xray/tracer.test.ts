@@ -15,7 +15,15 @@ import {
   startFakeDaemon,
   waitUntil,
 } from '../testing'
-import { createTracer, loadSamplingRules, type SamplingRules, type Tracer, TracingConfigError } from '.'
+import {
+  createTracer,
+  datagramHeader,
+  loadSamplingRules,
+  maxDatagramBytes,
+  type SamplingRules,
+  type Tracer,
+  TracingConfigError,
+} from '.'
 import { newTraceId } from './model'
 
 const everything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
@@ -76,6 +84,15 @@ function startTraced(tracer: Tracer) {
           })
         }
         return new Response('big')
+      })
+      .get('/wide', async () => {
+        // Few characters, many bytes: each annotation is 1,000 characters of 3 bytes in UTF-8.
+        for (let i = 0; i < 40; i++) {
+          await tracer.trace('http', `appel-${i}-東京`, async (span) => {
+            span.annotate('text', '€'.repeat(1000))
+          })
+        }
+        return new Response('wide')
       }),
   )
   return startHttpServer(app, { port: 0, hostname: '127.0.0.1', log, begin: tracer.begin })
@@ -219,38 +236,46 @@ describe('segments for requests', () => {
     },
   )
 
-  test('splits a segment too big for one datagram into independent subsegments that stay in the trace', async () => {
-    // Documents straight from the tracer (no UDP), so the check is about the split, not about a receive buffer.
-    const sent: string[] = []
-    const sink = {
-      send: (documents: string[]) => void sent.push(...documents),
-      stats: () => ({ sent: 0, dropped: 0, failed: 0 }),
-      close: async () => {},
-    }
-    const bigTracer = createTracer({
-      config: xrayConfig(daemon),
-      log: captureLog().log,
-      samplingRules: everything,
-      centralizedSampling: false,
-      sink,
-    })
-    const bigServer = startTraced(bigTracer)
-    try {
-      const root = rootOf(await fetch(`${bigServer.url}/big`))
-      // Finished documents are serialized in batches, within 50 ms.
-      await waitUntil(() => expect(sent.length).toBeGreaterThan(1))
-      const documents = sent.map((text) => JSON.parse(text) as SegmentDocument).filter((d) => d.trace_id === root)
-      expect(sent.every((text) => text.length + 30 <= 64 * 1024)).toBe(true)
-      expect(documents.map(schemaErrors).filter(Boolean)).toEqual([])
-      const [segment, ...independent] = documents
-      expect(segment?.type).toBeUndefined()
-      expect(independent.every((d) => d.type === 'subsegment' && d.parent_id === segment?.id)).toBe(true)
-      expect(independent.length + allSubsegments(segment as SegmentDocument).length).toBe(400)
-    } finally {
-      await bigServer.stop()
-      await bigTracer.close()
-    }
-  })
+  test.each([
+    ['/big', 400],
+    ['/wide', 40],
+  ])(
+    'splits a segment too big for one datagram (%s: counted in bytes, not characters) into independent subsegments that stay in the trace',
+    async (path, calls) => {
+      // Documents straight from the tracer (no UDP), so the check is about the split, not about a receive buffer.
+      const sent: string[] = []
+      const sink = {
+        send: (documents: string[]) => void sent.push(...documents),
+        stats: () => ({ sent: 0, dropped: 0, failed: 0 }),
+        close: async () => {},
+      }
+      const bigTracer = createTracer({
+        config: xrayConfig(daemon),
+        log: captureLog().log,
+        samplingRules: everything,
+        centralizedSampling: false,
+        sink,
+      })
+      const bigServer = startTraced(bigTracer)
+      try {
+        const root = rootOf(await fetch(`${bigServer.url}${path}`))
+        // Closing hands over every finished document at once.
+        await bigServer.stop()
+        await bigTracer.close()
+        const documents = sent.map((text) => JSON.parse(text) as SegmentDocument).filter((d) => d.trace_id === root)
+        const datagramBytes = sent.map((text) => Buffer.byteLength(datagramHeader + text))
+        expect(datagramBytes.filter((bytes) => bytes > maxDatagramBytes)).toEqual([])
+        expect(documents.map(schemaErrors).filter(Boolean)).toEqual([])
+        const [segment, ...independent] = documents
+        expect(segment?.type).toBeUndefined()
+        expect(independent.every((d) => d.type === 'subsegment' && d.parent_id === segment?.id)).toBe(true)
+        expect(independent.length + allSubsegments(segment as SegmentDocument).length).toBe(calls)
+      } finally {
+        await bigServer.stop()
+        await bigTracer.close()
+      }
+    },
+  )
 })
 
 describe('sampling', () => {

@@ -12,7 +12,7 @@ import {
   type XrayConfig,
 } from '../platform'
 import { detectEks, type EksMetadata } from './eks'
-import { createUdpEmitter, maxDatagramBytes, type SegmentSink } from './emitter'
+import { createUdpEmitter, type SegmentSink } from './emitter'
 import { createLocalSampler } from './local-sampler'
 import { addCause, type EntityDocument, flagStatus, newEntityId, newTraceId, now, SegmentTree } from './model'
 import {
@@ -24,6 +24,7 @@ import {
   startCentralizedSampling,
   useLogger,
 } from './sdk'
+import { maxDocumentBytes } from './segment-document'
 import { formatTraceHeader, parseTraceHeader } from './trace-header'
 
 /** What a subsegment stands for; each becomes a `namespace: remote` node on the service map. */
@@ -169,6 +170,11 @@ export interface TracerOptions {
   readonly eks?: Promise<EksMetadata | undefined> | EksMetadata | undefined
 }
 
+/** Whether a serialized document fits one datagram; a UTF-16 unit is at most 3 UTF-8 bytes, so most need no count. */
+function fitsDatagram(text: string): boolean {
+  return text.length * 3 <= maxDocumentBytes || Buffer.byteLength(text) <= maxDocumentBytes
+}
+
 function toRequest(input: string | URL | Request, init?: RequestInit): Request {
   return input instanceof Request ? new Request(input, init) : new Request(input.toString(), init)
 }
@@ -264,7 +270,7 @@ export function createTracer(options: TracerOptions): Tracer {
     const texts: string[] = []
     for (const document of batch) {
       const text = JSON.stringify(document)
-      if (text.length <= maxDatagramBytes) texts.push(text)
+      if (fitsDatagram(text)) texts.push(text)
       else splitInto(texts, document)
     }
     sink.send(texts)
@@ -281,10 +287,10 @@ export function createTracer(options: TracerOptions): Tracer {
     const children = document.subsegments ?? []
     const kept: EntityDocument[] = []
     const overflow: EntityDocument[] = []
-    let size = JSON.stringify({ ...document, subsegments: [] }).length
+    let size = Buffer.byteLength(JSON.stringify({ ...document, subsegments: [] }))
     for (const child of children) {
-      const childSize = JSON.stringify(child).length + 1
-      if (overflow.length === 0 && size + childSize <= maxDatagramBytes) {
+      const childSize = Buffer.byteLength(JSON.stringify(child)) + 1
+      if (overflow.length === 0 && size + childSize <= maxDocumentBytes) {
         kept.push(child)
         size += childSize
       } else {
@@ -302,8 +308,8 @@ export function createTracer(options: TracerOptions): Tracer {
         trace_id: document.trace_id,
         parent_id: document.id,
       })
-      if (independent.length <= maxDatagramBytes) texts.push(independent)
-      else log.warn('dropping a subsegment larger than a datagram', { bytes: independent.length })
+      if (fitsDatagram(independent)) texts.push(independent)
+      else log.warn('dropping a subsegment larger than a datagram', { bytes: Buffer.byteLength(independent) })
     }
   }
 
