@@ -32,7 +32,7 @@ const allowed: Record<string, readonly string[]> = {
     'services/usermgmt',
     'services/notification',
   ],
-  'services/testing': ['services/platform'],
+  'services/testing': ['services/platform', 'services/xray'],
   'services/status': ['services/platform'],
   manifests: ['services/platform'],
   scripts: [],

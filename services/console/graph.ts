@@ -2,7 +2,7 @@
 // edge from the caller's subsegment to the segment whose parent_id it is (with that subsegment's statistics),
 // inferred nodes for remote calls nobody else reports, and a client node in front of every root segment.
 import type { StoredTrace } from './collector'
-import { type AssembledTrace, assembleTrace, outcome, type Span } from './trace'
+import { type AssembledTrace, assembleTrace, outcome, type TimelineSpan } from './trace'
 
 export interface Stats {
   readonly requests: number
@@ -51,7 +51,7 @@ interface Sample {
   readonly throttle: boolean
 }
 
-function sample(span: Span): Sample {
+function sample(span: TimelineSpan): Sample {
   return { ms: span.durationMs ?? 0, ...outcome(span.entity) }
 }
 
@@ -77,7 +77,7 @@ export function summarize(samples: readonly Sample[]): Stats {
   }
 }
 
-function inferredType(span: Span): NodeType {
+function inferredType(span: TimelineSpan): NodeType {
   const { entity } = span
   if (entity.sql) return 'database'
   if (entity.annotations && 'smtp_response_code' in entity.annotations) return 'mail'
@@ -116,7 +116,7 @@ export function buildServiceGraph(traces: Iterable<StoredTrace | AssembledTrace>
   for (const item of traces) {
     const { spans } = 'spans' in item ? item : assembleTrace(item)
     const byId = new Map(spans.map((s) => [s.id, s]))
-    const serviceOf = (span: Span | undefined) => {
+    const serviceOf = (span: TimelineSpan | undefined) => {
       const segment = span?.segmentId ? byId.get(span.segmentId) : undefined
       return segment ? node('service', segment.name, segment.entity.origin) : undefined
     }

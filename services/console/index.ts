@@ -11,4 +11,4 @@ export { type Entity, parseDatagram, type RejectReason, type SegmentDocument } f
 export { buildServiceGraph, type GraphEdge, type GraphNode, type ServiceGraph, type Stats } from './graph'
 export { type MailSink, type MailSinkOptions, type ReceivedMail, startMailSink } from './mail-sink'
 export { createSamplingService, type SamplingService } from './sampling'
-export { type AssembledTrace, assembleTrace, type Span, type TraceSummary } from './trace'
+export { type AssembledTrace, assembleTrace, type TimelineSpan, type TraceSummary } from './trace'

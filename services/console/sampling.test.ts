@@ -1,7 +1,7 @@
 // The daemon's centralized sampling endpoints, called as aws-xray-sdk-core calls them (xray-on-bun.md 2.3).
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { captureLog, isSampled, waitUntil } from '../testing'
-import { createTracer } from '../xray'
+import { createTracer, traceEverything } from '../xray'
 import { type RunningConsole, startConsole } from '.'
 
 let xray: RunningConsole
@@ -36,7 +36,7 @@ test('the SDK takes its sampling decisions from the rules the console serves', a
     },
     log: captureLog().log,
     // Locally the SDK would sample everything: what is not sampled below was decided by the console's rules.
-    samplingRules: { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } },
+    samplingRules: traceEverything,
     centralizedSampling: true,
   })
   await waitUntil(async () => expect(await isSampled(tracer, '/no')).toBe(false), 10_000, 50)

@@ -4,7 +4,7 @@
 import type { StoredTrace } from './collector'
 import type { Entity } from './document'
 
-export interface Span {
+export interface TimelineSpan {
   readonly id: string
   /** The entity this one hangs under: its container, or the one its parent_id names; null for a root. */
   readonly parentId: string | null
@@ -49,7 +49,7 @@ export interface TraceSummary {
 export interface AssembledTrace {
   readonly summary: TraceSummary
   /** Depth first from the roots, siblings by start time: the timeline's rows. */
-  readonly spans: readonly Span[]
+  readonly spans: readonly TimelineSpan[]
 }
 
 /** Seconds to milliseconds at the microsecond resolution X-Ray times have. */
@@ -105,7 +105,7 @@ export function assembleTrace(trace: StoredTrace): AssembledTrace {
   const all = [...nodes.values()].map((n) => n.entity)
   const start = Math.min(...all.map((e) => e.start_time))
   const end = Math.max(...all.map((e) => e.end_time ?? e.start_time))
-  const spans: Span[] = []
+  const spans: TimelineSpan[] = []
   const visited = new Set<string>()
   const visit = (node: Node, parentId: string | null, depth: number, segmentId: string | null) => {
     const { entity } = node

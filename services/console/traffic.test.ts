@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDev } from '../dev'
 import { captureLog, type SegmentDocument, waitUntil } from '../testing'
+import type { Entity } from '../xray'
 
 type Stats = {
   requests: number
@@ -39,14 +40,14 @@ afterAll(async () => {
 const api = async <T>(path: string) => (await (await fetch(`${dev.consoleUrl}${path}`)).json()) as T
 
 /** Every entity of a document, nested subsegments included. */
-function entities(document: SegmentDocument): SegmentDocument[] {
+function entities(document: Entity): Entity[] {
   return [document, ...(document.subsegments ?? []).flatMap(entities)]
 }
 
 /** The statistics X-Ray shows, worked out here from the documents themselves. */
-function statsOf(sent: readonly SegmentDocument[]): Stats {
+function statsOf(sent: readonly Entity[]): Stats {
   const ms = sent.map((e) => Math.round(((e.end_time ?? 0) - e.start_time) * 1_000_000) / 1000).sort((a, b) => a - b)
-  const status = (e: SegmentDocument) => e.http?.response?.status ?? 0
+  const status = (e: Entity) => e.http?.response?.status ?? 0
   const errors = sent.filter((e) => e.error === true || (status(e) >= 400 && status(e) < 500)).length
   const faults = sent.filter((e) => e.fault === true || status(e) >= 500).length
   return {

@@ -4,7 +4,7 @@ import { startConsole, startMailSink } from '../console'
 import { createSmtpMailer, startNotification } from '../notification'
 import { type DevConfig, type Logger, Secret, type XrayConfig } from '../platform'
 import { createSqliteDatabase, startUsermgmt } from '../usermgmt'
-import { createTracer, type SamplingRules } from '../xray'
+import { createTracer, traceEverything } from '../xray'
 
 export interface DevEnvironment {
   /** What was started and where, one line each, for a person to read. */
@@ -19,9 +19,6 @@ export interface DevEnvironment {
 }
 
 const devFromAddress = 'stacksimplify@gmail.com'
-
-/** In dev every request is traced, health checks included, so the first curl shows up at once. */
-const traceEverything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
 
 function devXray(tracingName: string, daemonPort: number): XrayConfig {
   const daemon = { host: '127.0.0.1', port: daemonPort }

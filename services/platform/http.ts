@@ -3,6 +3,9 @@ import { z } from 'zod'
 import { AppError, apiErrorResponse, type SubError } from './errors'
 import type { Logger } from './logger'
 
+/** `fetch`'s shape, for a client that may be handed the traced one. */
+export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
+
 const malformedJson = 'Malformed JSON request'
 
 /**

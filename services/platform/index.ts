@@ -51,7 +51,7 @@ export {
   type SubError,
   statusOf,
 } from './errors'
-export { createServiceApp, readJson, validateBody, validateParam } from './http'
+export { createServiceApp, type FetchLike, readJson, validateBody, validateParam } from './http'
 export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'

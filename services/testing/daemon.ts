@@ -1,29 +1,8 @@
 import Ajv from 'ajv-draft-04'
+import type { Entity, SegmentDocument } from '../xray'
 import schema from './segment-document-schema-v1.0.0.json' with { type: 'json' }
 
-export interface SegmentDocument {
-  readonly id: string
-  readonly name: string
-  readonly trace_id?: string
-  readonly parent_id?: string
-  readonly type?: string
-  readonly start_time: number
-  readonly end_time?: number
-  readonly namespace?: string
-  readonly http?: {
-    request?: { method?: string; url?: string; client_ip?: string; user_agent?: string; x_forwarded_for?: boolean }
-    response?: { status?: number; content_length?: number }
-  }
-  readonly sql?: Record<string, unknown>
-  readonly annotations?: Record<string, unknown>
-  readonly error?: boolean
-  readonly fault?: boolean
-  readonly throttle?: boolean
-  readonly cause?: { exceptions?: { message?: string }[] }
-  readonly traced?: boolean
-  readonly subsegments?: SegmentDocument[]
-  readonly [key: string]: unknown
-}
+export type { SegmentDocument }
 
 export interface Datagram {
   readonly bytes: number
@@ -53,9 +32,9 @@ export function schemaErrors(document: unknown): string | undefined {
 }
 
 /** Every subsegment in a document, nested ones included. */
-export function allSubsegments(document: SegmentDocument): SegmentDocument[] {
-  const out: SegmentDocument[] = []
-  const walk = (entity: SegmentDocument) => {
+export function allSubsegments(document: Entity): Entity[] {
+  const out: Entity[] = []
+  const walk = (entity: Entity) => {
     for (const child of entity.subsegments ?? []) {
       out.push(child)
       walk(child)

@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { traceEverything } from '../xray'
 
 /** The part of the tracing layer's interface a sampling test needs (declared here: testing imports no roles). */
 export interface SamplingTracer {
@@ -29,6 +30,6 @@ export async function isSampled(tracer: SamplingTracer, path: string): Promise<b
 /** A local sampling rules file (AWS_XRAY_SAMPLING_RULES) that traces every request, in a fresh temporary folder. */
 export function sampleEverythingRulesFile(): string {
   const file = join(mkdtempSync(join(tmpdir(), 'rules-')), 'sample-everything.json')
-  writeFileSync(file, JSON.stringify({ version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }))
+  writeFileSync(file, JSON.stringify(traceEverything))
   return file
 }

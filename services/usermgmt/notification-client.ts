@@ -1,7 +1,5 @@
-import { AppError } from '../platform'
+import { AppError, type FetchLike } from '../platform'
 import type { NotificationRequest } from './schemas'
-
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
 /** The notification service answered, but not with success. */
 export class UpstreamStatusError extends AppError {

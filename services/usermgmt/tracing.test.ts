@@ -13,10 +13,9 @@ import {
   type TestDatabase,
   waitUntil,
 } from '../testing'
-import { createTracer, type SamplingRules } from '../xray'
+import { createTracer, traceEverything } from '../xray'
 import { createMysqlDatabase, type RunningRole, startUsermgmt } from '.'
 
-const everything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
 let daemon: FakeDaemon
 let testDb: TestDatabase
 let sink: MailSink
@@ -56,7 +55,7 @@ beforeAll(async () => {
     tracer: createTracer({
       config: xray('V1-Notification-Microservice'),
       log: captureLog().log,
-      samplingRules: everything,
+      samplingRules: traceEverything,
       centralizedSampling: false,
     }),
   })
@@ -68,7 +67,7 @@ beforeAll(async () => {
     tracer: createTracer({
       config: xray('User-Management-Microservice'),
       log: captureLog().log,
-      samplingRules: everything,
+      samplingRules: traceEverything,
       centralizedSampling: false,
     }),
   })

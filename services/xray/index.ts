@@ -18,7 +18,6 @@ export {
   createDisabledTracer,
   createTracer,
   defaultSamplingRules,
-  type FetchLike,
   loadSamplingRules,
   type Span,
   type SqlInfo,
@@ -26,5 +25,6 @@ export {
   type Tracer,
   type TracerOptions,
   TracingConfigError,
+  traceEverything,
   tracerFromConfig,
 } from './tracer'

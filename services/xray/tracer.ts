@@ -4,6 +4,7 @@ import { Elysia } from 'elysia'
 import {
   addResponseHeaderSource,
   CliProblems,
+  type FetchLike,
   type LogFields,
   type Logger,
   type PeerAddress,
@@ -53,8 +54,6 @@ export interface Span {
   /** The call failed: fault with the exception as cause (remote: the other side failed). */
   fail(error: unknown, remote: boolean): void
 }
-
-export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
 
 export interface Tracer {
   /**
@@ -122,6 +121,9 @@ export const defaultSamplingRules: SamplingRules = {
 }
 
 /** A tracing setting the user must fix (a sampling rules file): one line, exit 2, like every configuration problem. */
+/** Every request traced, health checks included: `./app dev` and the tests, where the first request should show. */
+export const traceEverything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
+
 export class TracingConfigError extends CliProblems {
   constructor(message: string) {
     super([message])
