@@ -55,8 +55,8 @@ function readText(file: string): string | undefined {
 /**
  * CPUs this process may run on: its affinity, and the container's CPU quota (what a pod's CPU limit becomes):
  * cgroup v2 `cpu.max` (Amazon Linux 2023 nodes), else cgroup v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`
- * (Amazon Linux 2). With one, a sender worker only adds hand-overs: measured with the service pinned to one CPU,
- * sending on the request thread kept 54% of untraced throughput at 100% sampling against 50% with the worker.
+ * (Amazon Linux 2). With one CPU, a sender worker only adds hand-overs, so sending happens on the request thread
+ * (docs/performance.md has the measurements).
  */
 export function usableCpus(cgroupRoot = '/sys/fs/cgroup', affinity = availableParallelism()): number {
   const v2 = readText(join(cgroupRoot, 'cpu.max'))?.split(/\s+/)

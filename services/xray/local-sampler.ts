@@ -22,8 +22,8 @@ function wildcard(pattern: string): ((text: string) => boolean) | undefined {
 /**
  * Local sampling with aws-xray-sdk-core's semantics (local_sampler.js / local_reservoir.js): rules in order,
  * the first whose host, method and path match decides, else the default; each takes `fixed_target` requests a
- * second, then `rate` of the rest. Measured here the SDK's own local path cost about 1 us a request (it lower-cases
- * and re-scans every pattern each time); patterns compiled once cost a tenth of that.
+ * second, then `rate` of the rest. The SDK's own local path lower-cases and re-scans every pattern on every request;
+ * patterns compiled once cost a fraction of that.
  */
 export function createLocalSampler(
   rules: SamplingRules,

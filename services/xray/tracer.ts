@@ -132,8 +132,8 @@ export class TracingConfigError extends CliProblems {
 }
 
 // Finished documents go to the sink in batches: a full batch at once, else whatever waited this long. Each
-// hand-over to a sender worker wakes it (measured here ~80 us of CPU, more than the datagrams it carries); the
-// daemon holds documents up to a second anyway.
+// hand-over to a sender worker wakes it, which costs more than the datagrams it carries; the daemon holds
+// documents up to a second anyway.
 const serializeAtDocuments = 128
 const serializeEveryMs = 50
 
@@ -259,8 +259,7 @@ export function createTracer(options: TracerOptions): Tracer {
   const sdkData = { xray: { sdk: 'app X-Ray layer for Bun', sdk_version: options.version ?? '0.0.0' } }
 
   // Finished documents are serialized and handed to the sink in batches, off the request that finished them:
-  // serializing each when it ended cost 3-8% more CPU per request at 100% sampling (scripts/duel.ts), the same at
-  // default sampling.
+  // serializing each as it ended cost more CPU per request at 100% sampling and no less at default sampling.
   let finished: EntityDocument[] = []
   let serializeTimer: ReturnType<typeof setTimeout> | undefined
   const serializeFinished = () => {
