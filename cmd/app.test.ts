@@ -43,6 +43,51 @@ describe('the CLI, as a compiled binary', () => {
     expect(result).toEqual({ code: 2, stdout: '', stderr: `${line}\n` })
   })
 
+  test.each([
+    [['serv'], 'app: unknown command "serv" (did you mean serve?); see app --help'],
+    [
+      ['--bogus'],
+      'app: unknown option --bogus; a command comes first (serve, migrate, dev, manifests, status, console); see app --help',
+    ],
+    [
+      ['--verison'],
+      'app: unknown option --verison (did you mean --version?); a command comes first (serve, migrate, dev, manifests, status, console); see app --help',
+    ],
+    [['serve', '--prot', '80'], 'app: unknown option --prot for serve (did you mean --port?); see app serve --help'],
+    [['serve', '--role'], 'app: --role needs a value: --role usermgmt|notification; see app serve --help'],
+    [
+      ['serve', '--port', '--role=usermgmt'],
+      'app: --port needs a value, not "--role=usermgmt": --port N, or --port=--role=usermgmt if that is the value; see app serve --help',
+    ],
+    [['dev', '--data-dir=a', '--help=yes'], 'app: --help takes no value (got "yes"); see app dev --help'],
+  ])('names the cause and the fix for %p', (args, line) => {
+    expect(runApp(args)).toEqual({ code: 2, stdout: '', stderr: `${line}\n` })
+  })
+
+  test('reports every missing variable of a role in one pass, not a few at a time', () => {
+    const result = runApp(['serve', '--role=notification'])
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n').sort()).toEqual([
+      'app: AWS_MAIL_SERVER_FROM_ADDRESS: is required (not set)',
+      'app: AWS_MAIL_SERVER_HOST: is required (not set)',
+      'app: AWS_MAIL_SERVER_PASSWORD: is required unless AWS_MAIL_SERVER_TLS=none (not set)',
+      'app: AWS_MAIL_SERVER_USERNAME: is required unless AWS_MAIL_SERVER_TLS=none (not set)',
+    ])
+  })
+
+  test('dev names the variable that moves a port something else holds', async () => {
+    using held = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+    const ports = { DEV_USERMGMT_PORT: '0', DEV_NOTIFICATION_PORT: '0', DEV_SMTP_PORT: '0', DEV_XRAY_PORT: '0' }
+    const dataDir = mkdtempSync(join(tmpdir(), 'app-dev-clash-'))
+    for (const variable of ['DEV_SMTP_PORT', 'DEV_USERMGMT_PORT'] as const) {
+      const result = runApp(['dev', '--data-dir', dataDir], { ...ports, [variable]: String(held.port) })
+      expect(result.code).toBe(2)
+      expect(result.stderr).toBe(
+        `app: ${variable}: port ${held.port} is already in use (another ./app dev?); stop what holds it, or set ${variable} to a free port (0 picks one)\n`,
+      )
+    }
+  })
+
   test('reports every bad environment variable, one line each, before listening, and never echoes a secret', () => {
     const result = runApp(['serve', '--role=usermgmt'], {
       DB_PORT: 'abc',

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { startConsole, startMailSink } from '../console'
 import { createSmtpMailer, startNotification } from '../notification'
-import { type DevConfig, type Logger, Secret, type XrayConfig } from '../platform'
+import { CliProblems, type DevConfig, type Logger, Secret, type XrayConfig } from '../platform'
 import { createSqliteDatabase, startUsermgmt } from '../usermgmt'
 import { createTracer, traceEverything } from '../xray'
 
@@ -33,6 +33,23 @@ function devXray(tracingName: string, daemonPort: number): XrayConfig {
   }
 }
 
+function isAddressInUse(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return code === 'EADDRINUSE' || (error instanceof Error && /EADDRINUSE|address already in use/i.test(error.message))
+}
+
+/** Starts one listener; a port something else holds becomes one line naming the variable that moves it. */
+async function listening<T>(variable: string, port: number, start: () => T | Promise<T>): Promise<T> {
+  try {
+    return await start()
+  } catch (error) {
+    if (!isAddressInUse(error)) throw error
+    throw new CliProblems([
+      `${variable}: port ${port} is already in use (another ./app dev?); stop what holds it, or set ${variable} to a free port (0 picks one)`,
+    ])
+  }
+}
+
 /**
  * `./app dev`: both roles in one process on embedded defaults: an SQLite file instead of MySQL and an
  * in-process SMTP sink instead of SES, so a newcomer needs nothing installed.
@@ -41,62 +58,70 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
   const dataDir = resolve(config.dataDir)
   mkdirSync(dataDir, { recursive: true })
   const sinkLog = log.child({ role: 'mail-sink' })
-  const sink = await startMailSink({
-    port: config.smtpPort,
-    onMail: (mail) =>
-      sinkLog.info('mail received', {
-        id: mail.id,
-        from: mail.from,
-        to: mail.to,
-        subject: mail.subject,
-        text: mail.text,
+  const sink = await listening('DEV_SMTP_PORT', config.smtpPort, () =>
+    startMailSink({
+      port: config.smtpPort,
+      onMail: (mail) =>
+        sinkLog.info('mail received', {
+          id: mail.id,
+          from: mail.from,
+          to: mail.to,
+          subject: mail.subject,
+          text: mail.text,
+        }),
+    }),
+  )
+  const xrayConsole = await listening('DEV_XRAY_PORT', config.daemonPort, () =>
+    startConsole({
+      udp: { host: '127.0.0.1', port: config.daemonPort },
+      http: { host: '127.0.0.1', port: config.daemonPort },
+      mail: () => sink.messages(),
+      samplingRules: traceEverything,
+      log: log.child({ role: 'console' }),
+    }),
+  )
+  const notification = await listening('DEV_NOTIFICATION_PORT', config.notificationPort, () =>
+    startNotification({
+      mailer: createSmtpMailer({
+        host: '127.0.0.1',
+        port: sink.port,
+        tls: 'none',
+        username: '',
+        password: new Secret(''),
+        from: devFromAddress,
+        tlsServername: undefined,
       }),
-  })
-  const xrayConsole = await startConsole({
-    udp: { host: '127.0.0.1', port: config.daemonPort },
-    http: { host: '127.0.0.1', port: config.daemonPort },
-    mail: () => sink.messages(),
-    samplingRules: traceEverything,
-    log: log.child({ role: 'console' }),
-  })
-  const notification = startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: devFromAddress,
-      tlsServername: undefined,
+      appVersion: 'V1',
+      tracer: createTracer({
+        config: devXray('V1-Notification-Microservice', xrayConsole.udpPort),
+        log: log.child({ role: 'notification', component: 'xray' }),
+        samplingRules: traceEverything,
+        centralizedSampling: false,
+        version,
+      }),
+      port: config.notificationPort,
+      hostname: '127.0.0.1',
+      log: log.child({ role: 'notification' }),
     }),
-    appVersion: 'V1',
-    tracer: createTracer({
-      config: devXray('V1-Notification-Microservice', xrayConsole.udpPort),
-      log: log.child({ role: 'notification', component: 'xray' }),
-      samplingRules: traceEverything,
-      centralizedSampling: false,
-      version,
-    }),
-    port: config.notificationPort,
-    hostname: '127.0.0.1',
-    log: log.child({ role: 'notification' }),
-  })
+  )
   const databaseFile = join(dataDir, 'usermgmt.sqlite')
-  const usermgmt = startUsermgmt({
-    database: createSqliteDatabase(databaseFile),
-    notificationBaseUrl: notification.url,
-    tracer: createTracer({
-      config: devXray('User-Management-Microservice', xrayConsole.udpPort),
-      log: log.child({ role: 'usermgmt', component: 'xray' }),
-      samplingRules: traceEverything,
-      centralizedSampling: false,
-      version,
+  const usermgmt = await listening('DEV_USERMGMT_PORT', config.usermgmtPort, () =>
+    startUsermgmt({
+      database: createSqliteDatabase(databaseFile),
+      notificationBaseUrl: notification.url,
+      tracer: createTracer({
+        config: devXray('User-Management-Microservice', xrayConsole.udpPort),
+        log: log.child({ role: 'usermgmt', component: 'xray' }),
+        samplingRules: traceEverything,
+        centralizedSampling: false,
+        version,
+      }),
+      collectSqlQueries: true,
+      port: config.usermgmtPort,
+      hostname: '127.0.0.1',
+      log: log.child({ role: 'usermgmt' }),
     }),
-    collectSqlQueries: true,
-    port: config.usermgmtPort,
-    hostname: '127.0.0.1',
-    log: log.child({ role: 'usermgmt' }),
-  })
+  )
   const summary = [
     `usermgmt      ${usermgmt.url}/usermgmt/health-status`,
     `notification  ${notification.url}/notification/health-status`,
