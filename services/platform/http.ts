@@ -90,7 +90,9 @@ export interface ServiceAppOptions {
  */
 export function createServiceApp(options: ServiceAppOptions) {
   const { log } = options
-  const app: Elysia = new Elysia({ name: 'service' })
+  // Elysia's default finds the path by skipping 11 characters of the URL (http://a.bc), so a Host of 1 to 3
+  // characters (http://ab/...) made it look for the path inside the path: every route answered 405.
+  const app: Elysia = new Elysia({ name: 'service', handler: { standardHostname: false } })
   for (const plugin of options.plugins ?? []) app.use(plugin)
   const allowedMethods = (path: string): string[] =>
     app.routes

@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { Elysia } from 'elysia'
+import { captureLog, rawHttp } from '../testing'
+import { createServiceApp, type HttpServer, type RequestScope, readJson, startHttpServer, text } from '.'
+
+describe('the HTTP server every role runs on', () => {
+  const captured = captureLog()
+  const arrivals: string[] = []
+  let server: HttpServer
+
+  beforeAll(() => {
+    const routes = new Elysia({ prefix: '/svc' })
+      .get('/items', () => text('items'))
+      .post('/items', async ({ request }) => text(JSON.stringify(await readJson(request))))
+    const app = createServiceApp({ log: captured.log }).use(routes)
+    // Records each request as it arrives, before its body is read: lets a test hang up at a known point.
+    const begin = (request: Request, path: string): RequestScope => {
+      arrivals.push(`${request.method} ${path}`)
+      const scope: RequestScope = {
+        run: (handler, req, p) => handler(req, p, scope),
+        finish: (response) => response,
+      }
+      return scope
+    }
+    server = startHttpServer(app, { port: 0, hostname: '127.0.0.1', log: captured.log, begin })
+  })
+  afterAll(() => server.stop())
+
+  test.each(['a', 'ab', 'abc', 'abcd', 'localhost:8095', '[::1]:8095', '10.0.0.1'])(
+    'routes a request whatever the length of its Host header (%s)',
+    async (host) => {
+      const answer = await rawHttp(server.port, `GET /svc/items HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+      expect([answer.status, answer.body]).toEqual([200, 'items'])
+    },
+  )
+
+  test.each(['PATCH', 'PROPFIND', 'TRACE', 'QUERY'])(
+    'answers a method no route has (%s) with 405, Allow and an ApiError body',
+    async (method) => {
+      const answer = await rawHttp(
+        server.port,
+        `${method} /svc/items HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+      )
+      expect(answer.status).toBe(405)
+      expect(answer.headers['allow']).toBe('GET, POST')
+      expect(JSON.parse(answer.body)).toMatchObject({
+        apierror: { status: 'METHOD_NOT_ALLOWED', message: `Request method '${method}' is not supported` },
+      })
+    },
+  )
+})
