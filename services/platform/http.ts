@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { z } from 'zod'
 import { AppError, apiErrorResponse, type SubError } from './errors'
 import type { Logger } from './logger'
+import { clientClosed, isClientGone } from './server'
 
 const malformedJson = 'Malformed JSON request'
 
@@ -10,7 +11,13 @@ const malformedJson = 'Malformed JSON request'
  * already bounded by the server (see server.ts), so reading it whole is safe.
  */
 export async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text()
+  let text: string
+  try {
+    text = await request.text()
+  } catch (error) {
+    if (isClientGone(request, error)) throw clientClosed(error)
+    throw error
+  }
   if (text.trim() === '') {
     throw new AppError('malformed', malformedJson, { debugMessage: 'Required request body is missing' })
   }
@@ -113,6 +120,7 @@ export function createServiceApp(options: ServiceAppOptions) {
       return apiErrorResponse(new AppError('not_found', `No handler found for ${request.method} ${path}`))
     }
     if (code === 'PARSE') return apiErrorResponse(new AppError('malformed', malformedJson))
+    if (isClientGone(request, error)) return apiErrorResponse(clientClosed(error))
     log.error('unhandled error', { error, method: request.method, path: new URL(request.url).pathname })
     return apiErrorResponse(new AppError('internal', 'Unexpected error'))
   })

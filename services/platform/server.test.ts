@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
-import { captureLog, rawHttp } from '../testing'
+import { captureLog, openRequest, rawHttp, waitUntil } from '../testing'
 import { createServiceApp, type HttpServer, type RequestScope, readJson, startHttpServer, text } from '.'
 
 describe('the HTTP server every role runs on', () => {
@@ -48,4 +48,19 @@ describe('the HTTP server every role runs on', () => {
       })
     },
   )
+
+  test.each([
+    ['a Content-Length body', 'Content-Length: 1000\r\n\r\n{"name":'],
+    ['a chunked body', 'Transfer-Encoding: chunked\r\n\r\n8\r\n{"name":\r\n'],
+  ])('treats a client that hangs up in the middle of %s as gone: 499 at debug, no error', async (_name, rest) => {
+    const before = arrivals.length
+    const posts = () => captured.lines.filter((l) => l['message'] === 'request' && l['method'] === 'POST')
+    const answered = posts().length
+    const request = await openRequest(server.port, `POST /svc/items HTTP/1.1\r\nHost: localhost\r\n${rest}`)
+    await waitUntil(() => expect(arrivals.length).toBe(before + 1))
+    await request.hangUp()
+    await waitUntil(() => expect(posts().length).toBe(answered + 1))
+    expect(posts().at(-1)?.['status']).toBe(499)
+    expect(captured.lines.filter((l) => l['level'] === 'error' || l['level'] === 'warn')).toEqual([])
+  })
 })

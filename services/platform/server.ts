@@ -4,6 +4,19 @@ import type { Logger } from './logger'
 /** The largest request body any role accepts. */
 export const maxBodyBytes = 1024 * 1024
 
+/**
+ * Whether a failure while reading a request means the client hung up (Bun rejects the body read with an
+ * AbortError and aborts the request's signal): an everyday event on the internet, not a fault of ours.
+ */
+export function isClientGone(request: Request, error: unknown): boolean {
+  return request.signal.aborted || (error instanceof Error && error.name === 'AbortError')
+}
+
+/** The error a handler throws when the client hung up before its request body arrived. */
+export function clientClosed(cause: unknown): AppError {
+  return new AppError('client_closed', 'The client closed the connection before its request arrived', { cause })
+}
+
 export interface RequestHandler {
   handle(request: Request): Promise<Response>
 }
@@ -91,8 +104,13 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
       const checked = bounded instanceof Promise ? await bounded : bounded
       response = checked instanceof Response ? checked : await app.handle(checked)
     } catch (error) {
-      log.error('request failed outside the error handler', { error })
-      response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+      if (isClientGone(request, error)) {
+        log.debug('client hung up before its request body arrived', { method: request.method, path })
+        response = apiErrorResponse(clientClosed(error))
+      } else {
+        log.error('request failed outside the error handler', { error })
+        response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+      }
     }
     log.info('request', {
       method: request.method,
