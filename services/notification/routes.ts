@@ -1,9 +1,19 @@
 import { hostname, networkInterfaces } from 'node:os'
 import { Elysia } from 'elysia'
-import { empty, json, type Logger, readJson, text, validateBody, validateParam } from '../platform'
+import {
+  empty,
+  idempotencyKey,
+  json,
+  type Logger,
+  mailRequest,
+  readJson,
+  text,
+  validateBody,
+  validateParam,
+} from '../platform'
 import { createIdempotencyCache } from './idempotency'
 import type { Mailer } from './mailer'
-import { idempotencyKey, notificationRequest, uniqueAddresses } from './schemas'
+import { uniqueAddresses } from './schemas'
 
 export interface NotificationRouteDeps {
   readonly mailer: Mailer
@@ -46,7 +56,7 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
     .post('/send', async ({ request }) => {
       const rawKey = request.headers.get('idempotency-key')
       const key = rawKey === null ? undefined : validateParam(idempotencyKey, rawKey, 'Idempotency-Key')
-      const body = validateBody(notificationRequest, await readJson(request), 'notificationRequest')
+      const body = validateBody(mailRequest, await readJson(request), 'notificationRequest')
       const mail = {
         to: uniqueAddresses(body.toEmails),
         cc: uniqueAddresses(body.ccEmails),

@@ -54,6 +54,17 @@ export {
 export { createServiceApp, readJson, validateBody, validateParam } from './http'
 export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
+export {
+  idempotencyKey,
+  type MailRequest,
+  type MailRequestBody,
+  mailAddress,
+  mailDeliveryDeadlineMs,
+  mailLimits,
+  mailRequest,
+  mailSendBudgetMs,
+  smtpReplyCodeHeader,
+} from './mail-contract'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
 export { Secret } from './secret'
 export {
