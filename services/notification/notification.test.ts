@@ -134,6 +134,31 @@ describe('notification role over STARTTLS + AUTH', () => {
     expect(sink.messages()).toHaveLength(1)
   })
 
+  test('answers 422 with an ApiError and sends nothing when an idempotency key comes back with another mail', async () => {
+    const body = { subject: 'first', content: 'c', toEmails: ['first@example.com'] }
+    expect((await send(role.url, body, { 'idempotency-key': 'outbox-key-2' })).status).toBe(200)
+    for (const other of [
+      { ...body, subject: 'second' },
+      { ...body, toEmails: ['second@example.com'] },
+      { ...body, bccEmails: ['hidden@example.com'] },
+    ]) {
+      const reused = await send(role.url, other, { 'idempotency-key': 'outbox-key-2' })
+      expect(reused.status).toBe(422)
+      expect(await reused.json()).toMatchObject({
+        apierror: { status: 'UNPROCESSABLE_ENTITY', message: 'Idempotency-Key was already used for a different mail' },
+      })
+    }
+    // The same mail written differently (key order, a null list, a repeated recipient) is the same mail: a replay.
+    const same = {
+      toEmails: ['first@example.com', 'first@example.com'],
+      ccEmails: null,
+      content: 'c',
+      subject: 'first',
+    }
+    expect((await send(role.url, same, { 'idempotency-key': 'outbox-key-2' })).status).toBe(200)
+    expect(sink.messages().map((m) => m.subject)).toEqual(['first'])
+  })
+
   test.each([
     ['no recipients', { subject: 's', content: 'c', toEmails: [] }, 'toEmails', 'must not be empty'],
     [

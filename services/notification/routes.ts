@@ -11,7 +11,7 @@ import {
   validateBody,
   validateParam,
 } from '../platform'
-import { createIdempotencyCache } from './idempotency'
+import { createIdempotencyCache, fingerprintOf } from './idempotency'
 import type { Mailer } from './mailer'
 import { uniqueAddresses } from './schemas'
 
@@ -64,7 +64,7 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
         subject: body.subject ?? '',
         text: body.content ?? '',
       }
-      const outcome = await sent.once(key, async () => {
+      const outcome = await sent.once(key, fingerprintOf(mail), async () => {
         const result = await mailer.send(mail)
         log.info('mail accepted by the SMTP server', {
           messageId: result.messageId,
