@@ -12,7 +12,7 @@ import {
   validateParam,
 } from '../platform'
 import { createIdempotencyCache, fingerprintOf } from './idempotency'
-import type { Mailer } from './mailer'
+import { type Mailer, MailNotSent, type SentMail } from './mailer'
 import { uniqueAddresses } from './schemas'
 
 export interface NotificationRouteDeps {
@@ -64,11 +64,19 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
         subject: body.subject ?? '',
         text: body.content ?? '',
       }
+      const recipients = mail.to.length + mail.cc.length + mail.bcc.length
       const outcome = await sent.once(key, fingerprintOf(mail), async () => {
-        const result = await mailer.send(mail)
+        let result: SentMail
+        try {
+          result = await mailer.send(mail)
+        } catch (error) {
+          if (error instanceof MailNotSent)
+            log.warn('mail not sent', { smtpHost: mailer.host, recipients, ...error.smtp })
+          throw error
+        }
         log.info('mail accepted by the SMTP server', {
           messageId: result.messageId,
-          recipients: mail.to.length + mail.cc.length + mail.bcc.length,
+          recipients,
           rejected: result.rejected.length,
         })
       })

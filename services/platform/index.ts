@@ -52,7 +52,7 @@ export {
   statusOf,
 } from './errors'
 export { createServiceApp, readJson, validateBody, validateParam } from './http'
-export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
+export { type RunningService, runningService, type Stoppable, shutdownGraceMs, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
 export {
   idempotencyKey,
@@ -63,7 +63,7 @@ export {
   mailLimits,
   mailRequest,
   mailSendBudgetMs,
-  smtpReplyCodeHeader,
+  permanentRefusalHeader,
 } from './mail-contract'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
 export { Secret } from './secret'

@@ -84,7 +84,8 @@ export const mailSendBudgetMs = 15_000
 export const mailDeliveryDeadlineMs = mailSendBudgetMs + 5_000
 
 /**
- * On a 502 from POST /notification/send, the SMTP server's reply code: a 5xx there is a permanent refusal, which
- * the outbox stops retrying after a bounded number of attempts. Absent when no SMTP server said anything.
+ * Set on notification's 502 when the mail was refused for good: the SMTP server's 5xx reply code, or `local` when
+ * the mail library refused it before asking the server. The outbox stops retrying such a mail after a bounded
+ * number of attempts; a 502 without it (from a proxy, say) is retried like an outage.
  */
-export const smtpReplyCodeHeader = 'smtp-reply-code'
+export const permanentRefusalHeader = 'mail-refused-permanently'
