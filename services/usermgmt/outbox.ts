@@ -1,6 +1,6 @@
 import { type Logger, mailDeliveryDeadlineMs } from '../platform'
 import type { Tracer } from '../xray'
-import type { UsermgmtDb } from './db'
+import type { OutboxStatus, UsermgmtDb } from './db'
 import { type NotificationClient, UpstreamStatusError } from './notification-client'
 import type { NotificationRequest } from './schemas'
 
@@ -262,4 +262,106 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
       }
     },
   }
+}
+
+/** One outbox entry as an operator sees it: never the idempotency key, which only the two roles need. */
+export interface OutboxEntry {
+  readonly id: number
+  readonly status: OutboxStatus
+  readonly attempts: number
+  readonly createdAt: number
+  /** When the next attempt is due (pending), or was last scheduled. */
+  readonly nextAttemptAt: number
+  readonly deliveredAt: number | null
+  readonly lastError: string | null
+  readonly recipients: readonly string[]
+}
+
+function recipientsOf(payload: string): string[] {
+  try {
+    const mail = JSON.parse(payload) as Partial<Record<'toEmails' | 'ccEmails' | 'bccEmails', unknown>>
+    return [mail.toEmails, mail.ccEmails, mail.bccEmails].flatMap((list) =>
+      Array.isArray(list) ? list.map(String) : [],
+    )
+  } catch {
+    return []
+  }
+}
+
+/** The newest entries first, optionally of one status. */
+export async function listOutbox(
+  db: UsermgmtDb,
+  filter: { readonly status?: OutboxStatus; readonly limit: number },
+): Promise<OutboxEntry[]> {
+  let query = db
+    .selectFrom('notification_outbox')
+    .select(['id', 'status', 'attempts', 'created_at', 'next_attempt_at', 'delivered_at', 'last_error', 'payload'])
+    .orderBy('id', 'desc')
+    .limit(filter.limit)
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status)
+  const rows = await query.execute()
+  return rows.map((row) => ({
+    id: Number(row.id),
+    status: row.status,
+    attempts: row.attempts,
+    createdAt: Number(row.created_at),
+    nextAttemptAt: Number(row.next_attempt_at),
+    deliveredAt: row.delivered_at == null ? null : Number(row.delivered_at),
+    lastError: row.last_error,
+    recipients: recipientsOf(row.payload),
+  }))
+}
+
+/** How many entries have each status. */
+export async function countOutbox(db: UsermgmtDb): Promise<Record<OutboxStatus, number>> {
+  const rows = await db
+    .selectFrom('notification_outbox')
+    .select((eb) => ['status', eb.fn.countAll<number>().as('n')])
+    .groupBy('status')
+    .execute()
+  const count = (status: OutboxStatus) => Number(rows.find((r) => r.status === status)?.n ?? 0)
+  return { pending: count('pending'), delivered: count('delivered'), failed: count('failed') }
+}
+
+export type RequeueResult =
+  | { readonly ok: true; readonly requeued: readonly number[] }
+  | { readonly ok: false; readonly problems: readonly string[] }
+
+/**
+ * Puts failed entries back in the queue with a fresh count of attempts, due now. Named entries must all exist and
+ * be failed, or nothing changes; `all-failed` takes every failed entry.
+ */
+export async function requeueFailed(db: UsermgmtDb, which: readonly number[] | 'all-failed'): Promise<RequeueResult> {
+  return db.transaction().execute(async (trx) => {
+    let ids: number[]
+    if (which === 'all-failed') {
+      const rows = await trx.selectFrom('notification_outbox').select('id').where('status', '=', 'failed').execute()
+      ids = rows.map((row) => Number(row.id))
+    } else {
+      const wanted = [...new Set(which)]
+      const rows =
+        wanted.length === 0
+          ? []
+          : await trx.selectFrom('notification_outbox').select(['id', 'status']).where('id', 'in', wanted).execute()
+      const problems = wanted.flatMap((id) => {
+        const row = rows.find((r) => Number(r.id) === id)
+        if (row === undefined) return [`outbox entry ${id} does not exist; see app outbox list`]
+        if (row.status !== 'failed') {
+          return [`outbox entry ${id} is ${row.status}, not failed; only failed entries are retried`]
+        }
+        return []
+      })
+      if (problems.length > 0) return { ok: false, problems }
+      ids = wanted
+    }
+    if (ids.length > 0) {
+      await trx
+        .updateTable('notification_outbox')
+        .set({ status: 'pending', attempts: 0, next_attempt_at: Date.now(), claimed_until: null })
+        .where('id', 'in', ids)
+        .where('status', '=', 'failed')
+        .execute()
+    }
+    return { ok: true, requeued: ids }
+  })
 }
