@@ -2,7 +2,7 @@ import { Elysia } from 'elysia'
 import { z } from 'zod'
 import { AppError, apiErrorResponse, type SubError } from './errors'
 import type { Logger } from './logger'
-import { clientClosed, isClientGone } from './server'
+import { clientClosed, isClientGone, pathOf } from './server'
 
 const malformedJson = 'Malformed JSON request'
 
@@ -108,7 +108,7 @@ export function createServiceApp(options: ServiceAppOptions) {
   return app.onError(function mapErrorToApiError({ code, error, request }) {
     if (error instanceof AppError) return apiErrorResponse(error)
     if (code === 'NOT_FOUND') {
-      const path = new URL(request.url).pathname
+      const path = pathOf(request.url)
       const allow = allowedMethods(path)
       if (allow.length > 0) {
         return apiErrorResponse(
@@ -121,7 +121,7 @@ export function createServiceApp(options: ServiceAppOptions) {
     }
     if (code === 'PARSE') return apiErrorResponse(new AppError('malformed', malformedJson))
     if (isClientGone(request, error)) return apiErrorResponse(clientClosed(error))
-    log.error('unhandled error', { error, method: request.method, path: new URL(request.url).pathname })
+    log.error('unhandled error', { error, method: request.method, path: pathOf(request.url) })
     return apiErrorResponse(new AppError('internal', 'Unexpected error'))
   })
 }

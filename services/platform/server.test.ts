@@ -34,6 +34,28 @@ describe('the HTTP server every role runs on', () => {
     },
   )
 
+  test('serves a request without a Host header (HTTP/1.0 allows that) as if sent to localhost', async () => {
+    const answer = await rawHttp(server.port, 'GET /svc/items HTTP/1.0\r\n\r\n')
+    expect([answer.status, answer.body]).toEqual([200, 'items'])
+  })
+
+  test.each(['a b', 'a/b', 'a@b', ''])('answers 400 with an ApiError to a Host that is no host (%j)', async (host) => {
+    const answer = await rawHttp(server.port, `GET /svc/items HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+    expect(answer.status).toBe(400)
+    expect(JSON.parse(answer.body)).toMatchObject({
+      apierror: { status: 'BAD_REQUEST', message: 'Invalid Host header' },
+    })
+  })
+
+  test.each(['[zz]', 'a:99999'])(
+    'answers 404, not 500, to an unknown path under a Host no URL can hold (%s)',
+    async (host) => {
+      const answer = await rawHttp(server.port, `GET /nowhere HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`)
+      expect(answer.status).toBe(404)
+      expect(captured.lines.filter((l) => l['level'] === 'error')).toEqual([])
+    },
+  )
+
   test.each(['PATCH', 'PROPFIND', 'TRACE', 'QUERY'])(
     'answers a method no route has (%s) with 405, Allow and an ApiError body',
     async (method) => {

@@ -85,6 +85,23 @@ function boundRequest(request: Request): Request | Response | Promise<Request | 
   return readBounded(request.body).then((body) => (body === undefined ? tooLarge() : new Request(request, { body })))
 }
 
+const slash = '/'.charCodeAt(0)
+
+/**
+ * A request Bun could not make an absolute URL for. Without a Host header (HTTP/1.0 allows that) it is served as
+ * if sent to localhost; with a Host that is not a host name, it is refused as RFC 9112 asks.
+ */
+function withoutHost(request: Request): Request | Response {
+  if (request.headers.get('host') !== null) {
+    return apiErrorResponse(
+      new AppError('malformed', 'Invalid Host header', {
+        debugMessage: 'The Host header must be a host name or address',
+      }),
+    )
+  }
+  return new Request(`http://localhost${request.url}`, request)
+}
+
 /** The path of a request URL, without the cost of a URL object on every request. */
 export function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2)
@@ -128,7 +145,10 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
     maxRequestBodySize: 64 * maxBodyBytes,
     idleTimeout: 30,
     development: false,
-    fetch(incoming) {
+    fetch(request) {
+      // Bun hands over a relative URL when the Host header is missing or not a host; nothing downstream expects one.
+      const incoming = request.url.charCodeAt(0) === slash ? withoutHost(request) : request
+      if (incoming instanceof Response) return incoming
       const path = pathOf(incoming.url)
       return begin ? begin(incoming, path, peer).run(handle, incoming, path) : handle(incoming, path, undefined)
     },
