@@ -1,3 +1,4 @@
+export { type Balancer, startBalancer } from './balancer'
 export { type AppProcess, appBinary, ensureBinary, runApp, spawnApp } from './binary'
 export {
   allSubsegments,
