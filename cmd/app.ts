@@ -22,6 +22,11 @@ const commands: Readonly<Record<string, Entry>> = {
     summary: 'bring the usermgmt database schema up to date, then exit',
     load: async () => (await import('../services/usermgmt')).migrateCommand,
   },
+  outbox: {
+    synopsis: 'outbox list|retry [options]',
+    summary: 'the account mails usermgmt keeps: list them, retry failed ones',
+    load: async () => (await import('../services/usermgmt')).outboxCommand,
+  },
   dev: {
     synopsis: 'dev [--data-dir DIR]',
     summary: 'both roles, SQLite and a mail sink on one machine',

@@ -29,6 +29,10 @@ export interface MailSinkOptions {
   readonly keep?: number
   /** Awaited before a message is accepted: lets a test hold a mail in flight. */
   readonly beforeAccept?: () => Promise<void>
+  /** Awaited before each recipient is answered: lets a test hold a transaction before its message is sent. */
+  readonly beforeRecipient?: () => Promise<void>
+  /** Awaited before a message is refused or accepted; a returned [code, text] refuses it (e.g. [554, 'no']). */
+  readonly onMessage?: () => Promise<readonly [number, string] | undefined> | readonly [number, string] | undefined
   /** Called after each message is stored. */
   readonly onMail?: (mail: ReceivedMail) => void
 }
@@ -40,6 +44,8 @@ export interface MailSink {
   waitFor(count: number): Promise<readonly ReceivedMail[]>
   /** Drop every client connection now (an outage in the middle of a conversation). */
   dropConnections(): void
+  /** Client connections open now. */
+  connections(): number
   clear(): void
   stop(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
@@ -82,8 +88,13 @@ export async function startMailSink(options: MailSinkOptions): Promise<MailSink>
       callback(smtpError(535, 'Authentication credentials invalid'))
     },
     onRcptTo(address, _session, callback) {
-      const refusal = options.onRecipient?.(address.address)
-      callback(refusal ? smtpError(refusal[0], refusal[1]) : undefined)
+      Promise.resolve(options.beforeRecipient?.()).then(
+        () => {
+          const refusal = options.onRecipient?.(address.address)
+          callback(refusal ? smtpError(refusal[0], refusal[1]) : undefined)
+        },
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+      )
     },
     onData(stream, session, callback) {
       const chunks: Buffer[] = []
@@ -91,7 +102,11 @@ export async function startMailSink(options: MailSinkOptions): Promise<MailSink>
       stream.on('end', () => {
         const raw = Buffer.concat(chunks)
         Promise.resolve(options.beforeAccept?.())
-          .then(() => simpleParser(raw))
+          .then(() => options.onMessage?.())
+          .then((refusal) => {
+            if (refusal) throw smtpError(refusal[0], refusal[1])
+            return simpleParser(raw)
+          })
           .then((parsed) => {
             const mail: ReceivedMail = {
               id: nextId++,
@@ -150,6 +165,7 @@ export async function startMailSink(options: MailSinkOptions): Promise<MailSink>
     dropConnections() {
       for (const socket of sockets) socket.destroy()
     },
+    connections: () => sockets.size,
     clear() {
       received.length = 0
       total = 0

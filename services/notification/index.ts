@@ -1,3 +1,11 @@
-export { createSmtpMailer, type Mailer, type OutgoingMail, type SentMail, type SmtpMailerOptions } from './mailer'
+export {
+  createSmtpMailer,
+  type Mailer,
+  MailNotSent,
+  type OutgoingMail,
+  type SentMail,
+  type SmtpFailure,
+  type SmtpMailerOptions,
+} from './mailer'
 export { serveNotification } from './serve'
 export { type NotificationOptions, type RunningNotification, startNotification } from './start'

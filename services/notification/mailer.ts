@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
 import nodemailer from 'nodemailer'
-import { AppError, type MailConfig } from '../platform'
+import { AppError, type MailConfig, mailSendBudgetMs, permanentRefusalHeader } from '../platform'
 
 export interface OutgoingMail {
   readonly to: readonly string[]
@@ -28,27 +28,98 @@ export interface Mailer {
 export interface SmtpMailerOptions {
   /** Extra TLS options, e.g. a CA for a private server in tests. */
   readonly tls?: ConnectionOptions
-  /** Connect, greeting and socket timeouts. @default 5000 */
+  /** Connect and greeting timeouts (each also bounded by the budget). @default 5000 */
   readonly timeoutMs?: number
+  /**
+   * One send's whole budget, from the request to the server's final reply; the SMTP transaction is aborted when
+   * it runs out. @default mailSendBudgetMs
+   */
+  readonly budgetMs?: number
+}
+
+/** Why the SMTP server did not take a mail, as far as the log may say: never credentials or the message. */
+export interface SmtpFailure {
+  /** The SMTP command that failed (e.g. RCPT TO, DATA, AUTH PLAIN, CONN), never its arguments. */
+  readonly command: string | undefined
+  /** The server's reply, when it gave one. */
+  readonly reply: { readonly code: number; readonly text: string } | undefined
+  /** The socket or library error, when the server gave no reply. */
+  readonly error: { readonly code: string | undefined; readonly message: string } | undefined
+  /** The budget ran out and the transaction was aborted. */
+  readonly budgetExceeded: boolean
+}
+
+/** A send that did not end with the server taking the mail; `smtp` says why, for the log. */
+export class MailNotSent extends AppError {
+  readonly smtp: SmtpFailure
+
+  constructor(
+    kind: 'upstream_unavailable' | 'upstream_rejected',
+    message: string,
+    smtp: SmtpFailure,
+    options: { cause: unknown; debugMessage: string; headers?: Record<string, string> },
+  ) {
+    super(kind, message, options)
+    this.smtp = smtp
+  }
 }
 
 const unreachableCodes = new Set(['ECONNECTION', 'ETIMEDOUT', 'ESOCKET', 'EDNS', 'ETLS', 'EPROTOCOL', 'ECONNRESET'])
 
-function translate(error: unknown): AppError {
-  const code = (error as { code?: unknown } | null)?.code
-  const responseCode = (error as { responseCode?: unknown } | null)?.responseCode
-  const detail = typeof responseCode === 'number' ? `SMTP ${responseCode}` : typeof code === 'string' ? code : undefined
-  if (typeof code === 'string' && unreachableCodes.has(code)) {
-    return new AppError('upstream_unavailable', 'Mail server unavailable', { cause: error, debugMessage: detail })
+interface NodemailerError {
+  readonly code?: unknown
+  readonly originalCode?: unknown
+  readonly responseCode?: unknown
+  readonly response?: unknown
+  readonly command?: unknown
+  readonly permanent?: unknown
+  readonly message?: unknown
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined)
+
+function describeFailure(error: NodemailerError, budgetExceeded: boolean): SmtpFailure {
+  const code = typeof error.responseCode === 'number' ? error.responseCode : undefined
+  const command = text(error.command)
+  return {
+    // AUTH commands are named by their mechanism only; anything longer could hold a credential.
+    command: command?.startsWith('AUTH') ? command.split(' ').slice(0, 2).join(' ') : command,
+    reply: code === undefined ? undefined : { code, text: (text(error.response) ?? '').slice(0, 500) },
+    error:
+      code === undefined
+        ? { code: text(error.originalCode) ?? text(error.code), message: (text(error.message) ?? '').slice(0, 500) }
+        : undefined,
+    budgetExceeded,
   }
-  if (typeof responseCode === 'number' && responseCode >= 400 && responseCode < 500) {
-    // 4xx replies are the server saying "not now" (greylisting, throttling): a retry may work.
-    return new AppError('upstream_unavailable', 'Mail server temporarily refused the message', {
-      cause: error,
-      debugMessage: detail,
+}
+
+function translate(caught: unknown, budgetMs: number): MailNotSent {
+  const error: NodemailerError = caught !== null && typeof caught === 'object' ? caught : { message: String(caught) }
+  const code = text(error.code)
+  const smtp = describeFailure(error, code === 'EABORT')
+  const options = { cause: caught }
+  if (smtp.budgetExceeded) {
+    return new MailNotSent('upstream_unavailable', 'Mail server did not finish in time', smtp, {
+      ...options,
+      debugMessage: `The send was aborted after its budget of ${budgetMs} ms`,
     })
   }
-  return new AppError('upstream_rejected', 'Mail server rejected the message', { cause: error, debugMessage: detail })
+  if (smtp.reply === undefined && code !== undefined && unreachableCodes.has(code)) {
+    return new MailNotSent('upstream_unavailable', 'Mail server unavailable', smtp, { ...options, debugMessage: code })
+  }
+  if (smtp.reply !== undefined && error.permanent !== true) {
+    // 4xx replies are the server saying "not now" (greylisting, throttling): a retry may work.
+    return new MailNotSent('upstream_unavailable', 'Mail server temporarily refused the message', smtp, {
+      ...options,
+      debugMessage: `SMTP ${smtp.reply.code}`,
+    })
+  }
+  const refusal = smtp.reply === undefined ? 'local' : String(smtp.reply.code)
+  return new MailNotSent('upstream_rejected', 'Mail server rejected the message', smtp, {
+    ...options,
+    debugMessage: smtp.reply === undefined ? (code ?? 'refused') : `SMTP ${smtp.reply.code}`,
+    headers: { [permanentRefusalHeader]: refusal },
+  })
 }
 
 /**
@@ -66,7 +137,8 @@ function certificateCheck(config: MailConfig): ConnectionOptions {
 }
 
 export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions = {}): Mailer {
-  const timeoutMs = options.timeoutMs ?? 5000
+  const budgetMs = options.budgetMs ?? mailSendBudgetMs
+  const timeoutMs = Math.min(options.timeoutMs ?? 5000, budgetMs)
   const transport = nodemailer.createTransport({
     pool: true,
     maxConnections: 5,
@@ -79,7 +151,10 @@ export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions 
     ...(config.username === '' ? {} : { auth: { user: config.username, pass: config.password.reveal() } }),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
-    socketTimeout: timeoutMs * 3,
+    dnsTimeout: timeoutMs,
+    socketTimeout: budgetMs,
+    // An aborted send destroys its socket at once: no byte of the message goes out after the budget ran out.
+    socketCloseTimeout: 0,
     tls: { ...certificateCheck(config), ...options.tls },
   })
   return {
@@ -93,6 +168,7 @@ export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions 
           bcc: [...mail.bcc],
           subject: mail.subject,
           text: mail.text,
+          signal: AbortSignal.timeout(budgetMs),
         })
         const code = /^(\d{3})/.exec(String(info.response ?? ''))?.[1]
         return {
@@ -101,7 +177,7 @@ export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions 
           rejected: (info.rejected ?? []).map(String),
         }
       } catch (error) {
-        throw translate(error)
+        throw translate(error, budgetMs)
       }
     },
     close: () => transport.close(),

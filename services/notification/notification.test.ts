@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
 import { type MailConfig, Secret } from '../platform'
-import { captureLog, testCertificate } from '../testing'
+import { captureLog, testCertificate, waitUntil } from '../testing'
 import { createSmtpMailer, type RunningNotification, startNotification } from '.'
 
 const credentials = { user: 'ses-user', pass: 'ses-secret-password' }
@@ -134,6 +134,31 @@ describe('notification role over STARTTLS + AUTH', () => {
     expect(sink.messages()).toHaveLength(1)
   })
 
+  test('answers 422 with an ApiError and sends nothing when an idempotency key comes back with another mail', async () => {
+    const body = { subject: 'first', content: 'c', toEmails: ['first@example.com'] }
+    expect((await send(role.url, body, { 'idempotency-key': 'outbox-key-2' })).status).toBe(200)
+    for (const other of [
+      { ...body, subject: 'second' },
+      { ...body, toEmails: ['second@example.com'] },
+      { ...body, bccEmails: ['hidden@example.com'] },
+    ]) {
+      const reused = await send(role.url, other, { 'idempotency-key': 'outbox-key-2' })
+      expect(reused.status).toBe(422)
+      expect(await reused.json()).toMatchObject({
+        apierror: { status: 'UNPROCESSABLE_ENTITY', message: 'Idempotency-Key was already used for a different mail' },
+      })
+    }
+    // The same mail written differently (key order, a null list, a repeated recipient) is the same mail: a replay.
+    const same = {
+      toEmails: ['first@example.com', 'first@example.com'],
+      ccEmails: null,
+      content: 'c',
+      subject: 'first',
+    }
+    expect((await send(role.url, same, { 'idempotency-key': 'outbox-key-2' })).status).toBe(200)
+    expect(sink.messages().map((m) => m.subject)).toEqual(['first'])
+  })
+
   test.each([
     ['no recipients', { subject: 's', content: 'c', toEmails: [] }, 'toEmails', 'must not be empty'],
     [
@@ -253,5 +278,155 @@ describe('notification role when the SMTP server is unreachable or unwilling', (
     await using second = await startMailSink({ port, tls: { key, cert }, auth: credentials })
     expect((await send(role.url, body)).status).toBe(200)
     expect(second.messages()).toHaveLength(1)
+  })
+})
+
+/** A promise a test resolves when it chooses: holds an SMTP server's answer at a known point. */
+function gate() {
+  let open: () => void = () => undefined
+  const opened = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  let reached: () => void = () => undefined
+  const arrived = new Promise<void>((resolve) => {
+    reached = resolve
+  })
+  return {
+    /** Called by the server's hook: marks the point reached, then waits. */
+    hold: () => {
+      reached()
+      return opened
+    },
+    arrived,
+    open,
+  }
+}
+
+const plainConfig = (sink: MailSink): MailConfig => ({
+  ...mailConfig(sink),
+  tls: 'none',
+  username: '',
+  password: new Secret(''),
+})
+
+describe('notification role: one budget per send, failures logged with the reason', () => {
+  const body = { subject: 's', content: 'c', toEmails: ['a@example.com'] }
+
+  test.each([
+    ['a recipient refused for good', 'recipient', 550, 502, '550'],
+    ['a message refused for good after its data', 'message', 554, 502, '554'],
+    ['a recipient refused for now (greylisting)', 'recipient', 451, 503, null],
+  ] as const)(
+    'answers %s with %i -> %i, logging the reply code and text',
+    async (_name, stage, code, status, header) => {
+      const reply = [code, 'policy says no'] as const
+      await using sink = await startMailSink({
+        port: 0,
+        onRecipient: () => (stage === 'recipient' ? reply : undefined),
+        onMessage: () => (stage === 'message' ? reply : undefined),
+      })
+      const captured = captureLog()
+      await using role = startNotification({
+        mailer: createSmtpMailer(plainConfig(sink)),
+        appVersion: 'V1',
+        port: 0,
+        log: captured.log,
+      })
+      const response = await send(role.url, body)
+      expect(response.status).toBe(status)
+      expect(response.headers.get('mail-refused-permanently')).toBe(header)
+      expect(captured.lines.find((l) => l['message'] === 'mail not sent')).toMatchObject({
+        level: 'warn',
+        smtpHost: 'localhost',
+        command: stage === 'recipient' ? 'RCPT TO' : 'DATA',
+        reply: { code, text: `${code} policy says no` },
+        budgetExceeded: false,
+      })
+      expect(sink.messages()).toHaveLength(0)
+    },
+  )
+
+  test('logs the socket error when nothing listens on the SMTP port', async () => {
+    const sink = await startMailSink({ port: 0 })
+    await sink.stop()
+    const captured = captureLog()
+    await using role = startNotification({
+      mailer: createSmtpMailer(plainConfig(sink)),
+      appVersion: 'V1',
+      port: 0,
+      log: captured.log,
+    })
+    expect((await send(role.url, body)).status).toBe(503)
+    const line = captured.lines.find((l) => l['message'] === 'mail not sent')
+    expect(line).toMatchObject({ level: 'warn', error: { code: 'ECONNREFUSED' } })
+    expect(String((line?.['error'] as { message?: unknown })?.message)).toContain('ECONNREFUSED')
+  })
+
+  test('logs the AUTH refusal with its reply, never the password', async () => {
+    const { key, cert } = testCertificate()
+    await using sink = await startMailSink({ port: 0, tls: { key, cert }, auth: credentials })
+    const captured = captureLog()
+    const wrong = 'wrong-password-must-not-be-logged'
+    await using role = startNotification({
+      mailer: createSmtpMailer(mailConfig(sink, { password: new Secret(wrong) }), { tls: { ca: cert } }),
+      appVersion: 'V1',
+      port: 0,
+      log: captured.log,
+    })
+    expect((await send(role.url, body)).status).toBe(502)
+    expect(captured.lines.find((l) => l['message'] === 'mail not sent')).toMatchObject({
+      command: 'AUTH PLAIN',
+      reply: { code: 535, text: '535 Authentication credentials invalid' },
+    })
+    expect(captured.text()).not.toContain(wrong)
+    expect(captured.text()).not.toContain(Buffer.from(`\u0000${credentials.user}\u0000${wrong}`).toString('base64'))
+  })
+
+  test('aborts a transaction the server holds past the budget, before the message is sent', async () => {
+    const held = gate()
+    await using sink = await startMailSink({ port: 0, beforeRecipient: held.hold })
+    const captured = captureLog()
+    const budgetMs = 500
+    await using role = startNotification({
+      mailer: createSmtpMailer(plainConfig(sink), { budgetMs }),
+      appVersion: 'V1',
+      port: 0,
+      log: captured.log,
+    })
+    const started = Date.now()
+    const response = await send(role.url, body)
+    // An answer well within a generous multiple of the budget; the exact time is not the point.
+    expect(Date.now() - started).toBeLessThan(20 * budgetMs)
+    expect(response.status).toBe(503)
+    expect(await response.json()).toMatchObject({ apierror: { message: 'Mail server did not finish in time' } })
+    expect(captured.lines.find((l) => l['message'] === 'mail not sent')).toMatchObject({ budgetExceeded: true })
+    // The client has gone: once the server lets the transaction go on and sees the socket closed, no mail exists.
+    held.open()
+    await waitUntil(() => expect(sink.connections()).toBe(0))
+    expect(sink.messages()).toHaveLength(0)
+  })
+
+  test('a stop lets a send in flight finish and answer before the server closes', async () => {
+    const held = gate()
+    await using sink = await startMailSink({ port: 0, beforeAccept: held.hold })
+    const captured = captureLog()
+    const role = startNotification({
+      mailer: createSmtpMailer(plainConfig(sink)),
+      appVersion: 'V1',
+      port: 0,
+      log: captured.log,
+    })
+    const answer = send(role.url, body, { 'idempotency-key': 'drain-1' })
+    await held.arrived
+    const stopped = role.stop()
+    // Stopping: new connections are refused while the send is still held by the SMTP server.
+    await waitUntil(async () =>
+      expect(await fetch(`${role.url}/notification/health-status`).catch(() => 'refused')).toBe('refused'),
+    )
+    held.open()
+    expect((await answer).status).toBe(200)
+    await stopped
+    expect(sink.messages()).toHaveLength(1)
+    expect(captured.lines.filter((l) => l['level'] === 'warn' || l['level'] === 'error')).toEqual([])
   })
 })

@@ -1,9 +1,19 @@
 import { hostname, networkInterfaces } from 'node:os'
 import { Elysia } from 'elysia'
-import { empty, json, type Logger, readJson, text, validateBody, validateParam } from '../platform'
-import { createIdempotencyCache } from './idempotency'
-import type { Mailer } from './mailer'
-import { idempotencyKey, notificationRequest, uniqueAddresses } from './schemas'
+import {
+  empty,
+  idempotencyKey,
+  json,
+  type Logger,
+  mailRequest,
+  readJson,
+  text,
+  validateBody,
+  validateParam,
+} from '../platform'
+import { createIdempotencyCache, fingerprintOf } from './idempotency'
+import { type Mailer, MailNotSent, type SentMail } from './mailer'
+import { uniqueAddresses } from './schemas'
 
 export interface NotificationRouteDeps {
   readonly mailer: Mailer
@@ -46,7 +56,7 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
     .post('/send', async ({ request }) => {
       const rawKey = request.headers.get('idempotency-key')
       const key = rawKey === null ? undefined : validateParam(idempotencyKey, rawKey, 'Idempotency-Key')
-      const body = validateBody(notificationRequest, await readJson(request), 'notificationRequest')
+      const body = validateBody(mailRequest, await readJson(request), 'notificationRequest')
       const mail = {
         to: uniqueAddresses(body.toEmails),
         cc: uniqueAddresses(body.ccEmails),
@@ -54,11 +64,19 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
         subject: body.subject ?? '',
         text: body.content ?? '',
       }
-      const outcome = await sent.once(key, async () => {
-        const result = await mailer.send(mail)
+      const recipients = mail.to.length + mail.cc.length + mail.bcc.length
+      const outcome = await sent.once(key, fingerprintOf(mail), async () => {
+        let result: SentMail
+        try {
+          result = await mailer.send(mail)
+        } catch (error) {
+          if (error instanceof MailNotSent)
+            log.warn('mail not sent', { smtpHost: mailer.host, recipients, ...error.smtp })
+          throw error
+        }
         log.info('mail accepted by the SMTP server', {
           messageId: result.messageId,
-          recipients: mail.to.length + mail.cc.length + mail.bcc.length,
+          recipients,
           rejected: result.rejected.length,
         })
       })

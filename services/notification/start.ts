@@ -1,4 +1,11 @@
-import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
+import {
+  createServiceApp,
+  type Logger,
+  mailDeliveryDeadlineMs,
+  type RunningService,
+  runningService,
+  startHttpServer,
+} from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { Mailer } from './mailer'
 import { createNotificationRoutes } from './routes'
@@ -10,7 +17,7 @@ export interface NotificationOptions {
   readonly port: number
   readonly hostname?: string
   readonly log: Logger
-  /** @default 10000 */
+  /** How long a stop waits for in-flight sends; above a send's whole budget. @default mailDeliveryDeadlineMs */
   readonly shutdownTimeoutMs?: number
   /** The X-Ray layer. @default tracing off */
   readonly tracer?: Tracer
@@ -44,7 +51,8 @@ export function startNotification(options: NotificationOptions): RunningNotifica
     log,
     begin: tracer.begin,
     hostname: options.hostname,
-    shutdownTimeoutMs: options.shutdownTimeoutMs,
+    // A send that started just before SIGTERM runs to its end (at most its budget) and gets its answer.
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? mailDeliveryDeadlineMs,
   })
   log.info('notification listening', { port: server.port, smtpHost: mailer.host, appVersion: options.appVersion })
   return runningService(server, async () => {

@@ -9,6 +9,8 @@ export type ErrorKind =
   | 'already_done'
   | 'too_large'
   | 'method_not_allowed'
+  | 'unprocessable'
+  | 'client_closed'
   | 'upstream_rejected'
   | 'upstream_unavailable'
   | 'unavailable'
@@ -54,6 +56,9 @@ const statusByKind: Record<ErrorKind, number> = {
   already_done: 400,
   too_large: 413,
   method_not_allowed: 405,
+  unprocessable: 422,
+  // nginx's code for a client that went away before the answer: no one reads it, but logs and traces do.
+  client_closed: 499,
   upstream_rejected: 502,
   upstream_unavailable: 503,
   unavailable: 503,
@@ -71,6 +76,8 @@ const reasonByStatus: Readonly<Record<number, string>> = {
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
+  422: 'UNPROCESSABLE_ENTITY',
+  499: 'CLIENT_CLOSED_REQUEST',
   500: 'INTERNAL_SERVER_ERROR',
   502: 'BAD_GATEWAY',
   503: 'SERVICE_UNAVAILABLE',

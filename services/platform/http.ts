@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import { z } from 'zod'
 import { AppError, apiErrorResponse, type SubError } from './errors'
 import type { Logger } from './logger'
+import { clientClosed, isClientGone, pathOf } from './server'
 
 /** `fetch`'s shape, for a client that may be handed the traced one. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
@@ -13,7 +14,13 @@ const malformedJson = 'Malformed JSON request'
  * already bounded by the server (see server.ts), so reading it whole is safe.
  */
 export async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text()
+  let text: string
+  try {
+    text = await request.text()
+  } catch (error) {
+    if (isClientGone(request, error)) throw clientClosed(error)
+    throw error
+  }
   if (text.trim() === '') {
     throw new AppError('malformed', malformedJson, { debugMessage: 'Required request body is missing' })
   }
@@ -93,7 +100,9 @@ export interface ServiceAppOptions {
  */
 export function createServiceApp(options: ServiceAppOptions) {
   const { log } = options
-  const app: Elysia = new Elysia({ name: 'service' })
+  // Elysia's default finds the path by skipping 11 characters of the URL (http://a.bc), so a Host of 1 to 3
+  // characters (http://ab/...) made it look for the path inside the path: every route answered 405.
+  const app: Elysia = new Elysia({ name: 'service', handler: { standardHostname: false } })
   for (const plugin of options.plugins ?? []) app.use(plugin)
   const allowedMethods = (path: string): string[] =>
     app.routes
@@ -102,7 +111,7 @@ export function createServiceApp(options: ServiceAppOptions) {
   return app.onError(function mapErrorToApiError({ code, error, request }) {
     if (error instanceof AppError) return apiErrorResponse(error)
     if (code === 'NOT_FOUND') {
-      const path = new URL(request.url).pathname
+      const path = pathOf(request.url)
       const allow = allowedMethods(path)
       if (allow.length > 0) {
         return apiErrorResponse(
@@ -114,7 +123,8 @@ export function createServiceApp(options: ServiceAppOptions) {
       return apiErrorResponse(new AppError('not_found', `No handler found for ${request.method} ${path}`))
     }
     if (code === 'PARSE') return apiErrorResponse(new AppError('malformed', malformedJson))
-    log.error('unhandled error', { error, method: request.method, path: new URL(request.url).pathname })
+    if (isClientGone(request, error)) return apiErrorResponse(clientClosed(error))
+    log.error('unhandled error', { error, method: request.method, path: pathOf(request.url) })
     return apiErrorResponse(new AppError('internal', 'Unexpected error'))
   })
 }

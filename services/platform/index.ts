@@ -52,8 +52,19 @@ export {
   statusOf,
 } from './errors'
 export { createServiceApp, type FetchLike, readJson, validateBody, validateParam } from './http'
-export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
+export { type RunningService, runningService, type Stoppable, shutdownGraceMs, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
+export {
+  idempotencyKey,
+  type MailRequest,
+  type MailRequestBody,
+  mailAddress,
+  mailDeliveryDeadlineMs,
+  mailLimits,
+  mailRequest,
+  mailSendBudgetMs,
+  permanentRefusalHeader,
+} from './mail-contract'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
 export { Secret } from './secret'
 export {

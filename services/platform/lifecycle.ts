@@ -1,4 +1,5 @@
 import type { Logger } from './logger'
+import { mailDeliveryDeadlineMs } from './mail-contract'
 import type { HttpServer } from './server'
 
 export interface Stoppable {
@@ -6,10 +7,16 @@ export interface Stoppable {
 }
 
 /**
+ * How long a stop may take before the process exits anyway: above the longest drain (an in-flight mail send and
+ * its answer), and below Kubernetes' default termination grace period of 30 s.
+ */
+export const shutdownGraceMs = mailDeliveryDeadlineMs + 5000
+
+/**
  * Stops everything on SIGTERM or SIGINT (Ctrl-C) and exits 0; a second signal, or a stop that takes longer
  * than the grace period, exits at once with 1 so that nothing ever hangs.
  */
-export function stopOnSignal(target: Stoppable, log: Logger, graceMs = 12_000): Promise<void> {
+export function stopOnSignal(target: Stoppable, log: Logger, graceMs = shutdownGraceMs): Promise<void> {
   return new Promise((resolve) => {
     let stopping = false
     const onSignal = (signal: NodeJS.Signals) => {

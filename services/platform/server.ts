@@ -4,6 +4,19 @@ import type { Logger } from './logger'
 /** The largest request body any role accepts. */
 export const maxBodyBytes = 1024 * 1024
 
+/**
+ * Whether a failure while reading a request means the client hung up (Bun rejects the body read with an
+ * AbortError and aborts the request's signal): an everyday event on the internet, not a fault of ours.
+ */
+export function isClientGone(request: Request, error: unknown): boolean {
+  return request.signal.aborted || (error instanceof Error && error.name === 'AbortError')
+}
+
+/** The error a handler throws when the client hung up before its request body arrived. */
+export function clientClosed(cause: unknown): AppError {
+  return new AppError('client_closed', 'The client closed the connection before its request arrived', { cause })
+}
+
 export interface RequestHandler {
   handle(request: Request): Promise<Response>
 }
@@ -72,6 +85,23 @@ function boundRequest(request: Request): Request | Response | Promise<Request | 
   return readBounded(request.body).then((body) => (body === undefined ? tooLarge() : new Request(request, { body })))
 }
 
+const slash = '/'.charCodeAt(0)
+
+/**
+ * A request Bun could not make an absolute URL for. Without a Host header (HTTP/1.0 allows that) it is served as
+ * if sent to localhost; with a Host that is not a host name, it is refused as RFC 9112 asks.
+ */
+function withoutHost(request: Request): Request | Response {
+  if (request.headers.get('host') !== null) {
+    return apiErrorResponse(
+      new AppError('malformed', 'Invalid Host header', {
+        debugMessage: 'The Host header must be a host name or address',
+      }),
+    )
+  }
+  return new Request(`http://localhost${request.url}`, request)
+}
+
 /** The path of a request URL, without the cost of a URL object on every request. */
 export function pathOf(url: string): string {
   const start = url.indexOf('/', url.indexOf('//') + 2)
@@ -91,8 +121,13 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
       const checked = bounded instanceof Promise ? await bounded : bounded
       response = checked instanceof Response ? checked : await app.handle(checked)
     } catch (error) {
-      log.error('request failed outside the error handler', { error })
-      response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+      if (isClientGone(request, error)) {
+        log.debug('client hung up before its request body arrived', { method: request.method, path })
+        response = apiErrorResponse(clientClosed(error))
+      } else {
+        log.error('request failed outside the error handler', { error })
+        response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
+      }
     }
     log.info('request', {
       method: request.method,
@@ -110,7 +145,10 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
     maxRequestBodySize: 64 * maxBodyBytes,
     idleTimeout: 30,
     development: false,
-    fetch(incoming) {
+    fetch(request) {
+      // Bun hands over a relative URL when the Host header is missing or not a host; nothing downstream expects one.
+      const incoming = request.url.charCodeAt(0) === slash ? withoutHost(request) : request
+      if (incoming instanceof Response) return incoming
       const path = pathOf(incoming.url)
       return begin ? begin(incoming, path, peer).run(handle, incoming, path) : handle(incoming, path, undefined)
     },

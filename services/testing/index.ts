@@ -1,3 +1,4 @@
+export { type Balancer, startBalancer } from './balancer'
 export { type AppProcess, appBinary, ensureBinary, runApp, spawnApp } from './binary'
 export {
   allSubsegments,
@@ -11,6 +12,7 @@ export {
 export { type CapturedLog, captureLog } from './logs'
 export { createTestDatabase, type TestDatabase, testServer } from './mariadb'
 export { startTcpProxy, type TcpProxy } from './proxy'
+export { type OpenRequest, openRequest, type RawAnswer, rawHttp } from './raw-http'
 export { isSampled, type SamplingTracer, sampleEverythingRulesFile } from './sampling'
 export { type TestCertificate, testCertificate } from './tls'
 export { waitUntil } from './wait'

@@ -1,4 +1,4 @@
-export { migrateCommand } from './cli'
+export { migrateCommand, outboxCommand } from './cli'
 export { createMysqlDatabase, createSqliteDatabase, type MysqlOptions, type UsermgmtDatabase } from './db'
 export { type MigrationReport, migrateToLatest } from './migrations'
 export type { OutboxOptions } from './outbox'

@@ -1,17 +1,22 @@
-import { AppError, type FetchLike } from '../platform'
+import { AppError, type FetchLike, mailDeliveryDeadlineMs, permanentRefusalHeader } from '../platform'
 import type { NotificationRequest } from './schemas'
 
 /** The notification service answered, but not with success. */
 export class UpstreamStatusError extends AppError {
   readonly upstreamStatus: number
+  /** The SMTP reply code (or `local`) when notification says the mail server refused the mail for good. */
+  readonly permanentRefusal: string | undefined
 
-  constructor(upstreamStatus: number, path: string) {
-    super('upstream_rejected', `Notification service answered ${upstreamStatus} for ${path}`)
+  constructor(upstreamStatus: number, path: string, permanentRefusal?: string) {
+    const refusal = permanentRefusal === undefined ? '' : ` (mail refused permanently: ${permanentRefusal})`
+    super('upstream_rejected', `Notification service answered ${upstreamStatus} for ${path}${refusal}`)
     this.upstreamStatus = upstreamStatus
+    this.permanentRefusal = permanentRefusal
   }
 
-  /** 4xx other than 408/429 will not get better by retrying. */
+  /** 4xx other than 408/429, and a mail server's permanent refusal, will not get better by retrying. */
   get isPermanent(): boolean {
+    if (this.permanentRefusal !== undefined) return true
     return (
       this.upstreamStatus >= 400 &&
       this.upstreamStatus < 500 &&
@@ -27,6 +32,8 @@ export interface SendOptions {
 }
 
 export interface NotificationClient {
+  /** How long one send may take before it counts as failed: longer than notification's whole SMTP budget. */
+  readonly sendDeadlineMs: number
   healthStatus(): Promise<string>
   info(): Promise<string>
   xray(): Promise<unknown>
@@ -40,16 +47,22 @@ export interface NotificationClientOptions {
   readonly fetch?: FetchLike
   /** How long one call may take before it counts as unavailable. @default 5000 */
   readonly timeoutMs?: number
+  /**
+   * How long one send may take: above notification's whole SMTP budget, so that usermgmt never gives up (and
+   * retries, perhaps on another replica) while the first attempt can still deliver. @default mailDeliveryDeadlineMs
+   */
+  readonly sendDeadlineMs?: number
 }
 
 export function createNotificationClient(options: NotificationClientOptions): NotificationClient {
   const fetchFn = options.fetch ?? fetch
   const timeoutMs = options.timeoutMs ?? 5000
+  const sendDeadlineMs = options.sendDeadlineMs ?? mailDeliveryDeadlineMs
 
-  async function call(path: string, init: RequestInit = {}): Promise<Response> {
+  async function call(path: string, init: RequestInit = {}, deadlineMs = timeoutMs): Promise<Response> {
     let response: Response
     try {
-      response = await fetchFn(new URL(path, options.baseUrl), { ...init, signal: AbortSignal.timeout(timeoutMs) })
+      response = await fetchFn(new URL(path, options.baseUrl), { ...init, signal: AbortSignal.timeout(deadlineMs) })
     } catch (error) {
       throw new AppError('upstream_unavailable', 'Notification service unavailable', {
         cause: error,
@@ -58,7 +71,7 @@ export function createNotificationClient(options: NotificationClientOptions): No
     }
     if (!response.ok) {
       await response.body?.cancel()
-      throw new UpstreamStatusError(response.status, path)
+      throw new UpstreamStatusError(response.status, path, response.headers.get(permanentRefusalHeader) ?? undefined)
     }
     return response
   }
@@ -72,6 +85,7 @@ export function createNotificationClient(options: NotificationClientOptions): No
   }
 
   return {
+    sendDeadlineMs,
     healthStatus: async () => readBody(await call('/notification/health-status'), (r) => r.text()),
     info: async () => readBody(await call('/notification/info'), (r) => r.text()),
     xray: async () => readBody(await call('/notification/xray'), (r) => r.json()),
@@ -81,7 +95,11 @@ export function createNotificationClient(options: NotificationClientOptions): No
         'idempotency-key': sendOptions.idempotencyKey,
       }
       if (sendOptions.traceHeader) headers['x-amzn-trace-id'] = sendOptions.traceHeader
-      const response = await call('/notification/send', { method: 'POST', headers, body: JSON.stringify(mail) })
+      const response = await call(
+        '/notification/send',
+        { method: 'POST', headers, body: JSON.stringify(mail) },
+        sendDeadlineMs,
+      )
       await response.body?.cancel()
     },
   }

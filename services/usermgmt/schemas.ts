@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { type MailRequestBody, mailAddress } from '../platform'
 
 // Messages are Hibernate Validator's, as the original answered them (api-contract.md, "Validation sub-errors").
 const required = (kind: string) => ({
@@ -13,11 +14,8 @@ const sized = (min: number, max: number) =>
     .max(max, `size must be between ${min} and ${max}`)
 
 const username = sized(3, 20)
-const email = z
-  .string(required('string'))
-  .min(1, 'must not be empty')
-  .max(255, 'size must be between 1 and 255')
-  .pipe(z.email('must be a well-formed email address'))
+// The limits notification applies to a recipient, so that every stored user can be sent the account mail.
+const email = z.string(required('string')).min(1, 'must not be empty').pipe(mailAddress)
 const firstname = sized(1, 20)
 const lastname = sized(0, 20)
 
@@ -62,9 +60,10 @@ export interface UserView {
   readonly appversion: string
 }
 
-export const accountCreatedMail = (user: Pick<NewUser, 'firstname' | 'email'>) => ({
-  subject: 'Stack Simplify account creation.',
-  content: `Hello ${user.firstname}, your stack simplify account is created successfully!`,
-  toEmails: [user.email],
-})
-export type NotificationRequest = ReturnType<typeof accountCreatedMail>
+export const accountCreatedMail = (user: Pick<NewUser, 'firstname' | 'email'>) =>
+  ({
+    subject: 'Stack Simplify account creation.',
+    content: `Hello ${user.firstname}, your stack simplify account is created successfully!`,
+    toEmails: [user.email],
+  }) satisfies MailRequestBody
+export type NotificationRequest = MailRequestBody

@@ -107,11 +107,12 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   })
 
   return runningService(server, async () => {
-    await server.stop()
     stopped = true
     clearTimeout(retryTimer)
+    const draining = server.stop()
     await migrating
-    await outbox?.stop()
+    // The outbox takes no new entry from now on and finishes the send in flight while the server drains.
+    await Promise.all([draining, outbox?.stop()])
     await database.destroy()
     await tracer.close()
     log.info('usermgmt stopped')
