@@ -331,7 +331,7 @@ async function checkImage(admin: Awaited<ReturnType<typeof createConnection>>, d
   const bunVersion = run(runInImageArgs(usermgmtContainer, { BUN_BE_BUN: '1' }, ['/app', '--version'])).out.trim()
   versions.push(`app ${appVersion}, compiled with Bun ${bunVersion}`)
   versions.push(
-    `image packages: ${packageVersions(rootfs, ['libc6', 'dash', 'netcat-openbsd', 'ca-certificates', 'busybox'])}`,
+    `image packages: ${packageVersions(rootfs, ['libc6', 'dash', 'netcat-openbsd', 'libbsd0', 'libmd0', 'ca-certificates'])}`,
   )
   run([...buildah, 'umount', usermgmtContainer])
 
@@ -382,7 +382,8 @@ async function checkImage(admin: Awaited<ReturnType<typeof createConnection>>, d
       DB_NAME: dbName,
       DB_USERNAME: db.user,
       DB_PASSWORD: db.password,
-      NOTIFICATION_SERVICE_HOST: '127.0.0.1',
+      // A name, not an address: resolving it goes through the image's /etc/nsswitch.conf and /etc/hosts.
+      NOTIFICATION_SERVICE_HOST: 'localhost',
       NOTIFICATION_SERVICE_PORT: '8096',
       ...xray('User-Management-Microservice'),
     },
