@@ -98,6 +98,7 @@ cp -a "$npm_dir" "$m/usr/local/lib/node_modules/npm"
 ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$m/usr/local/bin/npm"
 ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$m/usr/local/bin/npx"
 "${B[@]}" umount "$c" >/dev/null
-"${B[@]}" config --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt --cmd node "$c"
+"${B[@]}" config --env NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt --cmd node \
+  --label stand-in="made by scripts/image-bases.sh from Debian packages and this machine's node $(node --version)" "$c"
 "${B[@]}" commit -q "$c" "$node" >/dev/null
 "${B[@]}" images >&2

@@ -89,13 +89,17 @@ function expectEqual(actual: unknown, expected: unknown, what: string) {
   }
 }
 
-/** Polls until the body passes; fails with its last error after the deadline. */
+/** An error that waiting longer cannot fix (the process exited). */
+class Hopeless extends Error {}
+
+/** Polls until the body passes; fails with its last error after the deadline, or at once when Hopeless. */
 async function waitUntil<T>(what: string, timeoutMs: number, body: () => Promise<T> | T): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     try {
       return await body()
     } catch (error) {
+      if (error instanceof Hopeless) throw error
       if (Date.now() > deadline) {
         throw new Error(`${what} (waited ${seconds(timeoutMs)}): ${error instanceof Error ? error.message : error}`)
       }
@@ -262,12 +266,15 @@ const megabytes = (bytes: number) => `${(bytes / 1_000_000).toFixed(1)} MB`
 async function preflight() {
   if (process.getuid?.() !== 0) usage('run as root (buildah with chroot isolation and vfs storage)')
   if (run(['buildah', '--version']).code !== 0) usage('buildah not found: apt-get install -y buildah debootstrap')
-  for (const url of [usermgmtUrl, notificationUrl]) {
-    const busy = await fetch(url, { signal: AbortSignal.timeout(2_000) }).then(
-      () => true,
+  for (const port of [8095, 8096]) {
+    const busy = await Bun.connect({ hostname: '127.0.0.1', port, socket: { data() {} } }).then(
+      (socket) => {
+        socket.end()
+        return true
+      },
       () => false,
     )
-    if (busy) usage(`something already answers at ${url}; the roles need ports 8095 and 8096`)
+    if (busy) usage(`something already listens on 127.0.0.1:${port}; the roles need ports 8095 and 8096`)
   }
   const connection = await createConnection({ ...db, connectTimeout: 10_000 }).catch((error: unknown) =>
     usage(`no MariaDB at ${db.host}:${db.port} as ${db.user}: ${error instanceof Error ? error.message : error}`),
@@ -280,6 +287,8 @@ let buildSeconds = ''
 
 async function main(): Promise<void> {
   const admin = await preflight()
+  const [[server]] = (await admin.query('select version() as version')) as unknown as [[{ version: string }]]
+  versions.push(`database: ${server.version} at ${db.host}:${db.port}`)
   const dbName = `image_check_${process.pid}`
   await admin.query(`drop database if exists \`${dbName}\``)
   await admin.query(`create database \`${dbName}\``)
@@ -301,6 +310,16 @@ async function checkImage(admin: Awaited<ReturnType<typeof createConnection>>, d
       })
     : await buildImage()
   if (!built) return
+  for (const base of bases) {
+    const found = run([...buildah, 'inspect', '--type', 'image', base])
+    if (found.code !== 0) continue
+    const info = JSON.parse(found.out) as {
+      FromImageID: string
+      OCIv1: { config: { Labels?: Record<string, string> } }
+    }
+    const origin = info.OCIv1.config.Labels?.['stand-in'] ?? 'pulled'
+    versions.push(`${base.replace('docker.io/library/', '')}: ${origin} (${info.FromImageID.slice(0, 12)})`)
+  }
 
   const inspect = JSON.parse(run([...buildah, 'inspect', '--type', 'image', tag]).out) as {
     OCIv1: { config: { User?: string; Entrypoint?: string[]; Env?: string[]; ExposedPorts?: Record<string, unknown> } }
@@ -320,6 +339,7 @@ async function checkImage(admin: Awaited<ReturnType<typeof createConnection>>, d
   const usermgmtContainer = createContainer('usermgmt')
 
   const mounted = run([...buildah, 'mount', usermgmtContainer])
+  if (mounted.code !== 0) throw new Error(`buildah mount: ${lastLines(mounted.err)}`)
   const rootfs = mounted.out.trim()
   await check('CA bundle in the image', () => {
     const bundle = readFileSync(join(rootfs, 'etc/ssl/certs/ca-certificates.crt'), 'utf8')
@@ -343,7 +363,7 @@ async function checkImage(admin: Awaited<ReturnType<typeof createConnection>>, d
   const sinkReady = await check('mail sink and X-Ray console (app dev)', () =>
     waitUntil('app dev did not report ready', 120_000, () => {
       if (sink.process.exitCode !== null)
-        throw new Error(`exited ${sink.process.exitCode}: ${lastLines(sink.output())}`)
+        throw new Hopeless(`exited ${sink.process.exitCode}: ${lastLines(sink.output())}`)
       const ready = jsonLine(sink.output(), 'dev environment ready')
       const listening = jsonLine(sink.output(), 'x-ray console listening')
       if (!ready || !listening) throw new Error('not yet')
@@ -398,7 +418,7 @@ async function checkImage(admin: Awaited<ReturnType<typeof createConnection>>, d
         const began = performance.now()
         await waitUntil(`${url} did not answer 200`, 120_000, async () => {
           if (role.process.exitCode !== null) {
-            throw new Error(`exited ${role.process.exitCode}: ${lastLines(role.output())}`)
+            throw new Hopeless(`exited ${role.process.exitCode}: ${lastLines(role.output())}`)
           }
           const answer = await getText(url)
           if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body.slice(0, 200)}`)
@@ -545,27 +565,17 @@ async function buildImage(): Promise<boolean> {
     })
     if (!made) return false
   }
-  for (const base of bases) {
-    const info = JSON.parse(run([...buildah, 'inspect', '--type', 'image', base]).out) as {
-      FromImageID: string
-      OCIv1: { config: { Labels?: Record<string, string> } }
-    }
-    const standIn = info.OCIv1.config.Labels?.['stand-in']
-    versions.push(
-      `${base.replace('docker.io/library/', '')}: ${standIn ?? 'pulled'} (${info.FromImageID.slice(0, 12)})`,
-    )
-  }
   return check('build', () => {
     const began = performance.now()
-    const log = join(work, 'build.log')
+    const log = join(tmpdir(), 'image-check-build.log')
     const result = run(
       [...buildah, 'bud', '--isolation', 'chroot', '--pull=never', '--layers=false', '-t', tag, root],
       1_800_000,
     )
     writeFileSync(log, result.out + result.err)
-    if (result.code !== 0) throw new Error(`buildah bud exit ${result.code}: ${lastLines(result.out + result.err)}`)
+    if (result.code !== 0) throw new Error(`buildah bud exit ${result.code}, see ${log}: ${lastLines(result.err)}`)
     buildSeconds = seconds(performance.now() - began)
-    return `buildah bud --isolation chroot --layers=false: ${buildSeconds}`
+    return `buildah bud --isolation chroot --layers=false: ${buildSeconds} (log: ${log})`
   })
 }
 
@@ -574,10 +584,13 @@ async function stopEverything() {
     if (role.process.exitCode !== null) continue
     const pid = role.appPid()
     if (pid !== undefined) process.kill(pid, 'SIGTERM')
+    else role.process.kill('SIGTERM')
   }
   for (const role of running) {
     const exited = await Promise.race([role.process.exited.then(() => true), Bun.sleep(30_000).then(() => false)])
-    if (!exited) role.process.kill('SIGKILL')
+    if (exited) continue
+    for (const pid of descendants(role.process.pid)) process.kill(pid, 'SIGKILL')
+    role.process.kill('SIGKILL')
   }
   for (const container of containers.splice(0)) run([...buildah, 'rm', container])
   running.splice(0)
