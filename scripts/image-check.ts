@@ -9,8 +9,8 @@
 //   npm ci                                                           (Bun, to run this script)
 //   MariaDB at 127.0.0.1:3306 as root with no password, or TEST_DB_HOST/PORT/USER/PASSWORD (a database
 //   image_check_<pid> is created and dropped); ports 8095 and 8096 free (the probe names 8095);
-//   about 2 GB under /var/lib/containers; 5-10 minutes, plus ~3 the first time (scripts/image-bases.sh makes the
-//   two base images from Debian's packages when they are not in local storage).
+//   about 2 GB under /var/lib/containers. It takes 1.5-4 minutes here (mostly the build), about 3 more the first
+//   time: scripts/image-bases.sh makes the two base images from Debian's packages when they are not in storage.
 // The SMTP server and the X-Ray daemon stand-in are `app dev`'s mail sink and console, run from the image too.
 // TEST_DB_PASSWORD, if set, is passed to buildah on its command line (visible to local `ps`).
 //
