@@ -54,6 +54,17 @@ export {
 export { createServiceApp, readJson, validateBody, validateParam } from './http'
 export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
+export {
+  clientAddressOf,
+  createRouteRateLimit,
+  createTokenBuckets,
+  peerKeyOf,
+  type RateLimitConfig,
+  type RouteRateLimit,
+  type RouteRateLimitOptions,
+  type Taken,
+  type TokenBuckets,
+} from './rate-limit'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
 export { Secret } from './secret'
 export {
