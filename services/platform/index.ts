@@ -14,6 +14,7 @@ export {
   printUsage,
 } from './cli'
 export {
+  type AuthConfig,
   type ConfigResult,
   type ContextMissing,
   type DatabaseConfig,
