@@ -1,4 +1,12 @@
 export {
+  type Authorizer,
+  authorizerFromConfig,
+  createJwtAuthorizer,
+  grantsOf,
+  type JwtAuthorizerOptions,
+  type Permission,
+} from './auth'
+export {
   CliProblems,
   type Command,
   type CommandContext,

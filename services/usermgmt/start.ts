@@ -1,4 +1,11 @@
-import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
+import {
+  type Authorizer,
+  createServiceApp,
+  type Logger,
+  type RunningService,
+  runningService,
+  startHttpServer,
+} from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { UsermgmtDatabase } from './db'
 import { migrateToLatest } from './migrations'
@@ -23,6 +30,8 @@ export interface UsermgmtOptions {
   readonly migrationRetryMs?: number
   /** @default 10000 */
   readonly shutdownTimeoutMs?: number
+  /** Checks bearer tokens on every data endpoint (AUTH_MODE=jwt). @default none: every route open */
+  readonly authorizer?: Authorizer
 }
 
 export type RunningRole = RunningService
@@ -91,6 +100,7 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
       schema: () => schema,
       outbox: () => outbox,
       traceHeaderOf: () => tracer.currentTraceHeader(),
+      authorizer: options.authorizer,
     }),
   )
   const server = startHttpServer(app, {
@@ -104,6 +114,7 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
     port: server.port,
     database: database.label,
     notification: options.notificationBaseUrl,
+    auth: options.authorizer ? 'jwt' : 'none',
   })
 
   return runningService(server, async () => {
