@@ -1,6 +1,15 @@
 import { hostname, networkInterfaces } from 'node:os'
 import { Elysia } from 'elysia'
-import { empty, json, type Logger, readJson, text, validateBody, validateParam } from '../platform'
+import {
+  empty,
+  json,
+  type Logger,
+  readJson,
+  type ServiceTokenCheck,
+  text,
+  validateBody,
+  validateParam,
+} from '../platform'
 import { createIdempotencyCache } from './idempotency'
 import type { Mailer } from './mailer'
 import { idempotencyKey, notificationRequest, uniqueAddresses } from './schemas'
@@ -10,6 +19,8 @@ export interface NotificationRouteDeps {
   /** The version word this track reports (V1, or V2 for the canary). */
   readonly appVersion: string
   readonly log: Logger
+  /** Refuses POST /send without the service token (NOTIFICATION_AUTH_TOKEN). @default open */
+  readonly requireServiceToken?: ServiceTokenCheck
 }
 
 /** The address Java's InetAddress.getLocalHost() gave in a pod: the first non-internal IPv4. */
@@ -24,6 +35,7 @@ function localAddress(): string {
 export function createNotificationRoutes(deps: NotificationRouteDeps) {
   const { mailer, appVersion, log } = deps
   const sent = createIdempotencyCache()
+  const sendGuards = { beforeHandle: deps.requireServiceToken ? [deps.requireServiceToken] : [] }
 
   return new Elysia({ name: 'notification', prefix: '/notification' })
     .get('/health-status', () => text(`Notification Service is UP and Running - ${appVersion}`))
@@ -43,26 +55,30 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
         message: 'Enabled AWS XRay',
       }),
     )
-    .post('/send', async ({ request }) => {
-      const rawKey = request.headers.get('idempotency-key')
-      const key = rawKey === null ? undefined : validateParam(idempotencyKey, rawKey, 'Idempotency-Key')
-      const body = validateBody(notificationRequest, await readJson(request), 'notificationRequest')
-      const mail = {
-        to: uniqueAddresses(body.toEmails),
-        cc: uniqueAddresses(body.ccEmails),
-        bcc: uniqueAddresses(body.bccEmails),
-        subject: body.subject ?? '',
-        text: body.content ?? '',
-      }
-      const outcome = await sent.once(key, async () => {
-        const result = await mailer.send(mail)
-        log.info('mail accepted by the SMTP server', {
-          messageId: result.messageId,
-          recipients: mail.to.length + mail.cc.length + mail.bcc.length,
-          rejected: result.rejected.length,
+    .post(
+      '/send',
+      async ({ request }) => {
+        const rawKey = request.headers.get('idempotency-key')
+        const key = rawKey === null ? undefined : validateParam(idempotencyKey, rawKey, 'Idempotency-Key')
+        const body = validateBody(notificationRequest, await readJson(request), 'notificationRequest')
+        const mail = {
+          to: uniqueAddresses(body.toEmails),
+          cc: uniqueAddresses(body.ccEmails),
+          bcc: uniqueAddresses(body.bccEmails),
+          subject: body.subject ?? '',
+          text: body.content ?? '',
+        }
+        const outcome = await sent.once(key, async () => {
+          const result = await mailer.send(mail)
+          log.info('mail accepted by the SMTP server', {
+            messageId: result.messageId,
+            recipients: mail.to.length + mail.cc.length + mail.bcc.length,
+            rejected: result.rejected.length,
+          })
         })
-      })
-      if (outcome === 'replayed') log.info('mail already sent for this idempotency key; not sending again')
-      return empty()
-    })
+        if (outcome === 'replayed') log.info('mail already sent for this idempotency key; not sending again')
+        return empty()
+      },
+      sendGuards,
+    )
 }

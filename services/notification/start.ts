@@ -1,4 +1,12 @@
-import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
+import {
+  createServiceApp,
+  createServiceTokenCheck,
+  type Logger,
+  type RunningService,
+  runningService,
+  type Secret,
+  startHttpServer,
+} from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { Mailer } from './mailer'
 import { createNotificationRoutes } from './routes'
@@ -14,6 +22,8 @@ export interface NotificationOptions {
   readonly shutdownTimeoutMs?: number
   /** The X-Ray layer. @default tracing off */
   readonly tracer?: Tracer
+  /** What POST /notification/send requires as `Authorization: Bearer` (NOTIFICATION_AUTH_TOKEN). @default open */
+  readonly serviceToken?: Secret
 }
 
 export type RunningNotification = RunningService
@@ -36,8 +46,14 @@ export function startNotification(options: NotificationOptions): RunningNotifica
   const { mailer } = options
   const tracer = options.tracer ?? createDisabledTracer()
   const log = options.log.withContext(tracer.logFields)
+  const { serviceToken } = options
   const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
-    createNotificationRoutes({ mailer: tracedMailer(mailer, tracer), appVersion: options.appVersion, log }),
+    createNotificationRoutes({
+      mailer: tracedMailer(mailer, tracer),
+      appVersion: options.appVersion,
+      log,
+      requireServiceToken: serviceToken && createServiceTokenCheck(serviceToken, 'notification'),
+    }),
   )
   const server = startHttpServer(app, {
     port: options.port,
@@ -46,7 +62,12 @@ export function startNotification(options: NotificationOptions): RunningNotifica
     hostname: options.hostname,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
   })
-  log.info('notification listening', { port: server.port, smtpHost: mailer.host, appVersion: options.appVersion })
+  log.info('notification listening', {
+    port: server.port,
+    smtpHost: mailer.host,
+    appVersion: options.appVersion,
+    serviceToken: serviceToken ? 'required' : 'not required',
+  })
   return runningService(server, async () => {
     await server.stop()
     mailer.close()

@@ -1,9 +1,12 @@
-// Who may call what: bearer JWTs from an OpenID Connect issuer for usermgmt. The only importer of jose.
+// Who may call what: bearer JWTs from an OpenID Connect issuer for usermgmt, a shared service token for the
+// notification role. The only importer of jose.
+import { createHash, timingSafeEqual } from 'node:crypto'
 import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
 import { z } from 'zod'
 import { type AuthConfig, isTrustedKeyUrl } from './config'
 import { AppError } from './errors'
 import type { Logger } from './logger'
+import type { Secret } from './secret'
 
 /** What a route needs: reading users, or changing them. */
 export type Permission = 'read' | 'write'
@@ -266,4 +269,27 @@ export function authorizerFromConfig(config: AuthConfig, log: Logger): Authorize
     realm: 'usermgmt',
     log,
   })
+}
+
+/** A check for the one token callers of an internal endpoint must present. */
+export type ServiceTokenCheck = (context: { readonly request: Request }) => void
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest()
+}
+
+/**
+ * Accepts only `Authorization: Bearer <token>`. Compared as SHA-256 digests with timingSafeEqual, so neither
+ * the time taken nor the length tells a caller how close a guess came.
+ */
+export function createServiceTokenCheck(token: Secret, realm: string): ServiceTokenCheck {
+  const expected = digest(token.reveal())
+  return function requireServiceToken({ request }) {
+    const credentials = credentialsOf(request)
+    if (credentials.kind === 'none') throw unauthenticated(realm)
+    const presented = digest(credentials.kind === 'bearer' ? credentials.token : '')
+    if (credentials.kind !== 'bearer' || !timingSafeEqual(presented, expected)) {
+      throw unauthenticated(realm, 'The service token is not accepted')
+    }
+  }
 }

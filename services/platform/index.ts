@@ -2,9 +2,11 @@ export {
   type Authorizer,
   authorizerFromConfig,
   createJwtAuthorizer,
+  createServiceTokenCheck,
   grantsOf,
   type JwtAuthorizerOptions,
   type Permission,
+  type ServiceTokenCheck,
 } from './auth'
 export {
   CliProblems,

@@ -1,4 +1,4 @@
-import { AppError } from '../platform'
+import { AppError, type Secret } from '../platform'
 import type { NotificationRequest } from './schemas'
 
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>
@@ -42,16 +42,25 @@ export interface NotificationClientOptions {
   readonly fetch?: FetchLike
   /** How long one call may take before it counts as unavailable. @default 5000 */
   readonly timeoutMs?: number
+  /** NOTIFICATION_AUTH_TOKEN, sent as `Authorization: Bearer` on every call. @default none */
+  readonly token?: Secret | undefined
 }
 
 export function createNotificationClient(options: NotificationClientOptions): NotificationClient {
   const fetchFn = options.fetch ?? fetch
   const timeoutMs = options.timeoutMs ?? 5000
 
-  async function call(path: string, init: RequestInit = {}): Promise<Response> {
+  const authorization = options.token && `Bearer ${options.token.reveal()}`
+
+  async function call(path: string, init: RequestInit & { headers?: Record<string, string> } = {}): Promise<Response> {
+    const headers = authorization ? { ...init.headers, authorization } : init.headers
     let response: Response
     try {
-      response = await fetchFn(new URL(path, options.baseUrl), { ...init, signal: AbortSignal.timeout(timeoutMs) })
+      response = await fetchFn(new URL(path, options.baseUrl), {
+        ...init,
+        headers,
+        signal: AbortSignal.timeout(timeoutMs),
+      })
     } catch (error) {
       throw new AppError('upstream_unavailable', 'Notification service unavailable', {
         cause: error,

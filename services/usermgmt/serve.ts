@@ -14,6 +14,7 @@ export function serveUsermgmt(config: UsermgmtConfig, log: Logger, version: stri
     port: config.port,
     log,
     authorizer: authorizerFromConfig(config.auth, log.child({ component: 'auth' })),
+    notificationToken: config.notificationToken,
   })
 }
 

@@ -4,6 +4,7 @@ import {
   type Logger,
   type RunningService,
   runningService,
+  type Secret,
   startHttpServer,
 } from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
@@ -32,6 +33,8 @@ export interface UsermgmtOptions {
   readonly shutdownTimeoutMs?: number
   /** Checks bearer tokens on every data endpoint (AUTH_MODE=jwt). @default none: every route open */
   readonly authorizer?: Authorizer
+  /** Sent as `Authorization: Bearer` on every call to notification (NOTIFICATION_AUTH_TOKEN). @default none */
+  readonly notificationToken?: Secret
 }
 
 export type RunningRole = RunningService
@@ -51,7 +54,11 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   let retryTimer: ReturnType<typeof setTimeout> | undefined
   let migrating: Promise<void> | undefined
 
-  const notifications = createNotificationClient({ baseUrl: options.notificationBaseUrl, fetch: tracer.fetch })
+  const notifications = createNotificationClient({
+    baseUrl: options.notificationBaseUrl,
+    fetch: tracer.fetch,
+    token: options.notificationToken,
+  })
   let version: string | undefined
   database.instrument((query, run) =>
     tracer.trace('sql', database.label, async (span) => {
