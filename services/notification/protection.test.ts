@@ -1,7 +1,7 @@
-// POST /notification/send with NOTIFICATION_AUTH_TOKEN, on a real socket and SMTP server.
+// POST /notification/send with NOTIFICATION_AUTH_TOKEN and a mail rate limit, on a real socket and SMTP server.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
-import { Secret } from '../platform'
+import { type RateLimitConfig, Secret } from '../platform'
 import { captureLog } from '../testing'
 import { createSmtpMailer, startNotification } from '.'
 
@@ -16,7 +16,7 @@ afterAll(async () => {
 })
 beforeEach(() => sink.clear())
 
-function start(options: { serviceToken?: Secret } = {}) {
+function start(options: { serviceToken?: Secret; mailLimit?: RateLimitConfig } = {}) {
   const captured = captureLog()
   const role = startNotification({
     mailer: createSmtpMailer({
@@ -85,5 +85,39 @@ describe('POST /notification/send with NOTIFICATION_AUTH_TOKEN set', () => {
   test('without the variable, sends for anyone, as the course runs it', async () => {
     await using role = start()
     expect((await send(role.url, mail())).status).toBe(200)
+  })
+})
+
+describe('POST /notification/send with a mail rate limit', () => {
+  test('answers 429 with Retry-After as an ApiError once the burst is spent, counting only mails sent', async () => {
+    await using role = start({
+      serviceToken: new Secret(token),
+      mailLimit: { limit: 1, window: 'hour', burst: 2 },
+    })
+    const authorization = `Bearer ${token}`
+    // Refused requests (no token, bad input) use up nothing.
+    expect((await send(role.url, mail())).status).toBe(401)
+    expect((await send(role.url, { toEmails: [] }, { authorization })).status).toBe(400)
+    expect((await send(role.url, mail('a@example.com'), { authorization })).status).toBe(200)
+    expect((await send(role.url, mail('b@example.com'), { authorization })).status).toBe(200)
+    const limited = await send(role.url, mail('c@example.com'), { authorization })
+    expect(limited.status).toBe(429)
+    const retryAfter = Number(limited.headers.get('retry-after'))
+    expect(retryAfter).toBeGreaterThan(3000)
+    expect(retryAfter).toBeLessThanOrEqual(3600)
+    const body = (await limited.json()) as ApiError
+    expect(body.apierror).toMatchObject({ status: 'TOO_MANY_REQUESTS', message: 'Too many requests' })
+    expect(body.apierror.debugMessage).toStartWith('Mail sending per service token is limited to 1 per hour')
+    expect(sink.messages().map((m) => m.to)).toEqual(['a@example.com', 'b@example.com'])
+    // A caller without the token is still told so, not that the rate is spent.
+    expect((await send(role.url, mail())).status).toBe(401)
+  })
+
+  test("limits by the caller's address when no token is configured, whatever X-Forwarded-For says", async () => {
+    await using role = start({ mailLimit: { limit: 1, window: 'hour', burst: 1 } })
+    expect((await send(role.url, mail())).status).toBe(200)
+    expect((await send(role.url, mail())).status).toBe(429)
+    // X-Forwarded-For is not the caller here: nothing in front of notification appends it.
+    expect((await send(role.url, mail(), { 'x-forwarded-for': '203.0.113.9' })).status).toBe(429)
   })
 })

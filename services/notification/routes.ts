@@ -4,6 +4,7 @@ import {
   empty,
   json,
   type Logger,
+  type RouteRateLimit,
   readJson,
   type ServiceTokenCheck,
   text,
@@ -21,6 +22,8 @@ export interface NotificationRouteDeps {
   readonly log: Logger
   /** Refuses POST /send without the service token (NOTIFICATION_AUTH_TOKEN). @default open */
   readonly requireServiceToken?: ServiceTokenCheck
+  /** Limits POST /send per calling token (or peer). @default no limit */
+  readonly mailLimit?: RouteRateLimit
 }
 
 /** The address Java's InetAddress.getLocalHost() gave in a pod: the first non-internal IPv4. */
@@ -35,7 +38,11 @@ function localAddress(): string {
 export function createNotificationRoutes(deps: NotificationRouteDeps) {
   const { mailer, appVersion, log } = deps
   const sent = createIdempotencyCache()
-  const sendGuards = { beforeHandle: deps.requireServiceToken ? [deps.requireServiceToken] : [] }
+  // The token first: a caller without it is refused before it can use up anyone's rate.
+  const sendGuards = {
+    beforeHandle: [deps.requireServiceToken, deps.mailLimit?.beforeHandle].filter((hook) => hook !== undefined),
+    mapResponse: deps.mailLimit ? [deps.mailLimit.mapResponse] : [],
+  }
 
   return new Elysia({ name: 'notification', prefix: '/notification' })
     .get('/health-status', () => text(`Notification Service is UP and Running - ${appVersion}`))

@@ -12,5 +12,6 @@ export function serveNotification(config: NotificationConfig, log: Logger, versi
     port: config.port,
     log,
     serviceToken: config.serviceToken,
+    mailLimit: config.mailLimit,
   })
 }

@@ -1,7 +1,11 @@
 import {
+  createRouteRateLimit,
   createServiceApp,
   createServiceTokenCheck,
+  type HttpServer,
   type Logger,
+  peerKeyOf,
+  type RateLimitConfig,
   type RunningService,
   runningService,
   type Secret,
@@ -24,6 +28,8 @@ export interface NotificationOptions {
   readonly tracer?: Tracer
   /** What POST /notification/send requires as `Authorization: Bearer` (NOTIFICATION_AUTH_TOKEN). @default open */
   readonly serviceToken?: Secret
+  /** Mails per calling token (per peer address without a token). @default no limit */
+  readonly mailLimit?: RateLimitConfig
 }
 
 export type RunningNotification = RunningService
@@ -46,30 +52,42 @@ export function startNotification(options: NotificationOptions): RunningNotifica
   const { mailer } = options
   const tracer = options.tracer ?? createDisabledTracer()
   const log = options.log.withContext(tracer.logFields)
+  // The routes are built before the server that knows each request's peer; they ask it once it runs.
+  let server: HttpServer | undefined
   const { serviceToken } = options
+  const mailLimit =
+    options.mailLimit &&
+    createRouteRateLimit({
+      limit: options.mailLimit,
+      // With a token every accepted caller holds the same one, so the token is the key; without, the peer.
+      keyOf: serviceToken ? () => 'service-token' : (request) => peerKeyOf(request, (r) => server?.peerAddress(r)),
+      what: serviceToken ? 'Mail sending per service token' : 'Mail sending per caller address',
+    })
   const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
     createNotificationRoutes({
       mailer: tracedMailer(mailer, tracer),
       appVersion: options.appVersion,
       log,
       requireServiceToken: serviceToken && createServiceTokenCheck(serviceToken, 'notification'),
+      mailLimit,
     }),
   )
-  const server = startHttpServer(app, {
+  const running = startHttpServer(app, {
     port: options.port,
     log,
     begin: tracer.begin,
     hostname: options.hostname,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
   })
+  server = running
   log.info('notification listening', {
-    port: server.port,
+    port: running.port,
     smtpHost: mailer.host,
     appVersion: options.appVersion,
     serviceToken: serviceToken ? 'required' : 'not required',
   })
-  return runningService(server, async () => {
-    await server.stop()
+  return runningService(running, async () => {
+    await running.stop()
     mailer.close()
     await tracer.close()
     log.info('notification stopped')

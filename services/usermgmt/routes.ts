@@ -5,6 +5,7 @@ import {
   empty,
   json,
   type Permission,
+  type RouteRateLimit,
   readJson,
   text,
   validateBody,
@@ -31,6 +32,8 @@ export interface UsermgmtRouteDeps {
   readonly traceHeaderOf?: () => string | undefined
   /** Checks bearer tokens (AUTH_MODE=jwt). @default none: every route is open, as the course runs it */
   readonly authorizer?: Authorizer
+  /** Limits account creation per client address. @default no limit */
+  readonly accountLimit?: RouteRateLimit
 }
 
 /**
@@ -82,13 +85,17 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
     })
     .get('/users', async () => json(await listUsers(db)))
     .get('/user/:username', async ({ params }) => json(await getUser(db, param(params.username))))
-    .post('/user', async ({ request }) => {
-      const user = validateBody(newUser, await readJson(request), 'user')
-      if (!isValidPassword(user.password)) throw new AppError('invalid', 'User Password is invalid')
-      await createUser(db, user, accountCreatedMail(user), { traceHeader: deps.traceHeaderOf?.() })
-      deps.outbox()?.kick()
-      return empty()
-    })
+    .post(
+      '/user',
+      async ({ request }) => {
+        const user = validateBody(newUser, await readJson(request), 'user')
+        if (!isValidPassword(user.password)) throw new AppError('invalid', 'User Password is invalid')
+        await createUser(db, user, accountCreatedMail(user), { traceHeader: deps.traceHeaderOf?.() })
+        deps.outbox()?.kick()
+        return empty()
+      },
+      deps.accountLimit ?? {},
+    )
     .put('/user', async ({ request }) => {
       await updateUser(db, validateBody(userUpdate, await readJson(request), 'user'))
       return empty()

@@ -15,6 +15,7 @@ export function serveUsermgmt(config: UsermgmtConfig, log: Logger, version: stri
     log,
     authorizer: authorizerFromConfig(config.auth, log.child({ component: 'auth' })),
     notificationToken: config.notificationToken,
+    accountLimit: config.accountLimit,
   })
 }
 

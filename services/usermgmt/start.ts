@@ -1,7 +1,11 @@
 import {
   type Authorizer,
+  clientAddressOf,
+  createRouteRateLimit,
   createServiceApp,
+  type HttpServer,
   type Logger,
+  type RateLimitConfig,
   type RunningService,
   runningService,
   type Secret,
@@ -35,6 +39,8 @@ export interface UsermgmtOptions {
   readonly authorizer?: Authorizer
   /** Sent as `Authorization: Bearer` on every call to notification (NOTIFICATION_AUTH_TOKEN). @default none */
   readonly notificationToken?: Secret
+  /** Account creations per client address (X-Forwarded-For's last entry, else the peer). @default no limit */
+  readonly accountLimit?: RateLimitConfig
 }
 
 export type RunningRole = RunningService
@@ -100,6 +106,15 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   }
   migrating = migrate()
 
+  // The routes are built before the server that knows each request's peer; they ask it once it runs.
+  let server: HttpServer | undefined
+  const accountLimit =
+    options.accountLimit &&
+    createRouteRateLimit({
+      limit: options.accountLimit,
+      keyOf: (request) => clientAddressOf(request, (r) => server?.peerAddress(r)),
+      what: 'Account creation per client address',
+    })
   const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
     createUsermgmtRoutes({
       database,
@@ -108,24 +123,26 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
       outbox: () => outbox,
       traceHeaderOf: () => tracer.currentTraceHeader(),
       authorizer: options.authorizer,
+      accountLimit,
     }),
   )
-  const server = startHttpServer(app, {
+  const running = startHttpServer(app, {
     port: options.port,
     log,
     begin: tracer.begin,
     hostname: options.hostname,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
   })
+  server = running
   log.info('usermgmt listening', {
-    port: server.port,
+    port: running.port,
     database: database.label,
     notification: options.notificationBaseUrl,
     auth: options.authorizer ? 'jwt' : 'none',
   })
 
-  return runningService(server, async () => {
-    await server.stop()
+  return runningService(running, async () => {
+    await running.stop()
     stopped = true
     clearTimeout(retryTimer)
     await migrating
