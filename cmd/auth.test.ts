@@ -1,6 +1,6 @@
 // Both binaries configured as a deployment would protect them: usermgmt with AUTH_MODE=jwt against a local
 // OpenID Connect issuer, notification requiring NOTIFICATION_AUTH_TOKEN, on real MariaDB and a real SMTP server.
-import { afterAll, beforeAll, expect, test } from 'bun:test'
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../services/console'
 import {
   type AppProcess,
@@ -14,6 +14,9 @@ import {
   testServer,
   waitUntil,
 } from '../services/testing'
+
+// Two binaries start and a schema migrates in beforeAll: 5 s (bun's default) is too short on a loaded machine.
+setDefaultTimeout(60_000)
 
 const serviceToken = 'c2VydmljZS10b2tlbi1mb3ItdGhlLWJpbmFyeS10ZXN0'
 

@@ -1,9 +1,12 @@
 // POST /notification/send with NOTIFICATION_AUTH_TOKEN and a mail rate limit, on a real socket and SMTP server.
-import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
 import { type RateLimitConfig, Secret } from '../platform'
 import { captureLog } from '../testing'
 import { createSmtpMailer, startNotification } from '.'
+
+// Each test starts a role and talks SMTP: 5 s (bun's default) is too short on a loaded machine.
+setDefaultTimeout(60_000)
 
 const token = 'kq7R2mZx9VbN4tLw8YcH3sJd6FgP1aEu5Wn0='
 

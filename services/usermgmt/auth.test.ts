@@ -1,6 +1,6 @@
 // usermgmt with AUTH_MODE=jwt against a real OpenID Connect issuer the test starts (its own keys, discovery
 // document and JWKS over HTTP), on real MariaDB, over real sockets.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { randomUUID } from 'node:crypto'
 import { SignJWT } from 'jose'
 import { createJwtAuthorizer, type JwtAuthorizerOptions } from '../platform'
@@ -17,6 +17,9 @@ import {
 import { createMysqlDatabase, type RunningRole, startUsermgmt } from '.'
 import { createNotificationClient } from './notification-client'
 import { createUsermgmtRoutes, routeAccess } from './routes'
+
+// Roles start and schemas migrate inside hooks and tests: 5 s (bun's default) is too short on a loaded machine.
+setDefaultTimeout(60_000)
 
 let testDb: TestDatabase
 let issuer: OidcIssuer

@@ -1,11 +1,14 @@
 // The account-creation rate limit, and the account mail through a notification role that requires the service
 // token: real roles on real sockets, real MariaDB, a real SMTP server.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
 import { createSmtpMailer, startNotification } from '../notification'
 import { type RateLimitConfig, Secret } from '../platform'
 import { captureLog, createTestDatabase, type TestDatabase, waitUntil } from '../testing'
 import { createMysqlDatabase, startUsermgmt } from '.'
+
+// Roles start and schemas migrate inside hooks and tests: 5 s (bun's default) is too short on a loaded machine.
+setDefaultTimeout(60_000)
 
 const token = 'Zm9yLXVzZXJtZ210LW9ubHktbm90LWxvZ2dlZA=='
 
