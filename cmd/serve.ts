@@ -27,7 +27,8 @@ Runs one role. Configuration comes from the environment, with the names of the o
 (DB_HOSTNAME, DB_PORT, DB_NAME, DB_USERNAME, DB_PASSWORD, NOTIFICATION_SERVICE_HOST/PORT for usermgmt;
 AWS_MAIL_SERVER_HOST/PORT/TLS/USERNAME/PASSWORD/FROM_ADDRESS and APP_VERSION for notification;
 AWS_XRAY_* and LOG_LEVEL for both). Without --role the role follows from the environment, as when the
-course's manifests start the image without arguments.
+course's manifests start the image without arguments. Tokens and rate limits (AUTH_MODE, AUTH_JWT_*,
+NOTIFICATION_AUTH_TOKEN, RATE_LIMIT_*) are described in docs/security.md.
 
 Options:
   --role ROLE   usermgmt (port 8095) or notification (port 8096)

@@ -6,7 +6,9 @@ import {
   json,
   type Logger,
   mailRequest,
+  type RouteRateLimit,
   readJson,
+  type ServiceTokenCheck,
   text,
   validateBody,
   validateParam,
@@ -20,6 +22,10 @@ export interface NotificationRouteDeps {
   /** The version word this track reports (V1, or V2 for the canary). */
   readonly appVersion: string
   readonly log: Logger
+  /** Refuses POST /send without the service token (NOTIFICATION_AUTH_TOKEN). @default open */
+  readonly requireServiceToken?: ServiceTokenCheck
+  /** Limits POST /send per calling token (or peer). @default no limit */
+  readonly mailLimit?: RouteRateLimit
 }
 
 /** The address Java's InetAddress.getLocalHost() gave in a pod: the first non-internal IPv4. */
@@ -34,6 +40,11 @@ function localAddress(): string {
 export function createNotificationRoutes(deps: NotificationRouteDeps) {
   const { mailer, appVersion, log } = deps
   const sent = createIdempotencyCache()
+  // The token first: a caller without it is refused before it can use up anyone's rate.
+  const sendGuards = {
+    beforeHandle: [deps.requireServiceToken, deps.mailLimit?.beforeHandle].filter((hook) => hook !== undefined),
+    mapResponse: deps.mailLimit ? [deps.mailLimit.mapResponse] : [],
+  }
 
   return new Elysia({ name: 'notification', prefix: '/notification' })
     .get('/health-status', () => text(`Notification Service is UP and Running - ${appVersion}`))
@@ -53,34 +64,38 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
         message: 'Enabled AWS XRay',
       }),
     )
-    .post('/send', async ({ request }) => {
-      const rawKey = request.headers.get('idempotency-key')
-      const key = rawKey === null ? undefined : validateParam(idempotencyKey, rawKey, 'Idempotency-Key')
-      const body = validateBody(mailRequest, await readJson(request), 'notificationRequest')
-      const mail = {
-        to: uniqueAddresses(body.toEmails),
-        cc: uniqueAddresses(body.ccEmails),
-        bcc: uniqueAddresses(body.bccEmails),
-        subject: body.subject ?? '',
-        text: body.content ?? '',
-      }
-      const recipients = mail.to.length + mail.cc.length + mail.bcc.length
-      const outcome = await sent.once(key, fingerprintOf(mail), async () => {
-        let result: SentMail
-        try {
-          result = await mailer.send(mail)
-        } catch (error) {
-          if (error instanceof MailNotSent)
-            log.warn('mail not sent', { smtpHost: mailer.host, recipients, ...error.smtp })
-          throw error
+    .post(
+      '/send',
+      async ({ request }) => {
+        const rawKey = request.headers.get('idempotency-key')
+        const key = rawKey === null ? undefined : validateParam(idempotencyKey, rawKey, 'Idempotency-Key')
+        const body = validateBody(mailRequest, await readJson(request), 'notificationRequest')
+        const mail = {
+          to: uniqueAddresses(body.toEmails),
+          cc: uniqueAddresses(body.ccEmails),
+          bcc: uniqueAddresses(body.bccEmails),
+          subject: body.subject ?? '',
+          text: body.content ?? '',
         }
-        log.info('mail accepted by the SMTP server', {
-          messageId: result.messageId,
-          recipients,
-          rejected: result.rejected.length,
+        const recipients = mail.to.length + mail.cc.length + mail.bcc.length
+        const outcome = await sent.once(key, fingerprintOf(mail), async () => {
+          let result: SentMail
+          try {
+            result = await mailer.send(mail)
+          } catch (error) {
+            if (error instanceof MailNotSent)
+              log.warn('mail not sent', { smtpHost: mailer.host, recipients, ...error.smtp })
+            throw error
+          }
+          log.info('mail accepted by the SMTP server', {
+            messageId: result.messageId,
+            recipients,
+            rejected: result.rejected.length,
+          })
         })
-      })
-      if (outcome === 'replayed') log.info('mail already sent for this idempotency key; not sending again')
-      return empty()
-    })
+        if (outcome === 'replayed') log.info('mail already sent for this idempotency key; not sending again')
+        return empty()
+      },
+      sendGuards,
+    )
 }

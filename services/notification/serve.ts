@@ -11,5 +11,7 @@ export function serveNotification(config: NotificationConfig, log: Logger, versi
     appVersion: config.appVersion,
     port: config.port,
     log,
+    serviceToken: config.serviceToken,
+    mailLimit: config.mailLimit,
   })
 }

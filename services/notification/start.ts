@@ -1,9 +1,15 @@
 import {
+  createRouteRateLimit,
   createServiceApp,
+  createServiceTokenCheck,
+  type HttpServer,
   type Logger,
   mailDeliveryDeadlineMs,
+  peerKeyOf,
+  type RateLimitConfig,
   type RunningService,
   runningService,
+  type Secret,
   startHttpServer,
 } from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
@@ -21,6 +27,10 @@ export interface NotificationOptions {
   readonly shutdownTimeoutMs?: number
   /** The X-Ray layer. @default tracing off */
   readonly tracer?: Tracer
+  /** What POST /notification/send requires as `Authorization: Bearer` (NOTIFICATION_AUTH_TOKEN). @default open */
+  readonly serviceToken?: Secret
+  /** Mails per calling token (per peer address without a token). @default no limit */
+  readonly mailLimit?: RateLimitConfig
 }
 
 export type RunningNotification = RunningService
@@ -43,10 +53,27 @@ export function startNotification(options: NotificationOptions): RunningNotifica
   const { mailer } = options
   const tracer = options.tracer ?? createDisabledTracer()
   const log = options.log.withContext(tracer.logFields)
+  // The routes are built before the server that knows each request's peer; they ask it once it runs.
+  let server: HttpServer | undefined
+  const { serviceToken } = options
+  const mailLimit =
+    options.mailLimit &&
+    createRouteRateLimit({
+      limit: options.mailLimit,
+      // With a token every accepted caller holds the same one, so the token is the key; without, the peer.
+      keyOf: serviceToken ? () => 'service-token' : (request) => peerKeyOf(request, (r) => server?.peerAddress(r)),
+      what: serviceToken ? 'Mail sending per service token' : 'Mail sending per caller address',
+    })
   const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
-    createNotificationRoutes({ mailer: tracedMailer(mailer, tracer), appVersion: options.appVersion, log }),
+    createNotificationRoutes({
+      mailer: tracedMailer(mailer, tracer),
+      appVersion: options.appVersion,
+      log,
+      requireServiceToken: serviceToken && createServiceTokenCheck(serviceToken, 'notification'),
+      mailLimit,
+    }),
   )
-  const server = startHttpServer(app, {
+  const running = startHttpServer(app, {
     port: options.port,
     log,
     begin: tracer.begin,
@@ -54,9 +81,15 @@ export function startNotification(options: NotificationOptions): RunningNotifica
     // A send that started just before SIGTERM runs to its end (at most its budget) and gets its answer.
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? mailDeliveryDeadlineMs,
   })
-  log.info('notification listening', { port: server.port, smtpHost: mailer.host, appVersion: options.appVersion })
-  return runningService(server, async () => {
-    await server.stop()
+  server = running
+  log.info('notification listening', {
+    port: running.port,
+    smtpHost: mailer.host,
+    appVersion: options.appVersion,
+    serviceToken: serviceToken ? 'required' : 'not required',
+  })
+  return runningService(running, async () => {
+    await running.stop()
     mailer.close()
     await tracer.close()
     log.info('notification stopped')

@@ -103,3 +103,98 @@ test('ApiError timestamps use the original pattern dd-MM-yyyy hh:mm:ss (12-hour 
   expect(formatApiTimestamp(new Date(Date.UTC(2026, 10, 23, 23, 19, 24)))).toBe('23-11-2026 11:19:24')
   expect(formatApiTimestamp(new Date(Date.UTC(2026, 0, 2, 0, 5, 6)))).toBe('02-01-2026 12:05:06')
 })
+
+describe('loadConfig: authentication, the service token and rate limits', () => {
+  const token = 'x9Tq3vLm8RbW2yKd7NfH4sGj6PcZ1aEu'
+
+  test('defaults to no authentication, no service token, and the documented rate limits', () => {
+    const user = loadConfig('usermgmt', {})
+    expect(user.ok && user.value.role === 'usermgmt' && user.value).toMatchObject({
+      auth: { mode: 'none' },
+      notificationToken: undefined,
+      accountLimit: { limit: 30, window: 'hour', burst: 10 },
+    })
+    const mail = loadConfig('notification', {
+      AWS_MAIL_SERVER_HOST: 'smtp',
+      AWS_MAIL_SERVER_TLS: 'none',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'a@example.com',
+    })
+    expect(mail.ok && mail.value.role === 'notification' && mail.value).toMatchObject({
+      serviceToken: undefined,
+      mailLimit: { limit: 60, window: 'minute', burst: 60 },
+    })
+  })
+
+  test('reads AUTH_MODE=jwt with a list of audiences, the scopes, the token and the limits (0 turns one off)', () => {
+    const result = loadConfig('usermgmt', {
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_ISSUER: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123',
+      AUTH_JWT_AUDIENCE: '4p0stm4nclient, 7webclient',
+      AUTH_READ_SCOPE: 'usermgmt-readers',
+      NOTIFICATION_AUTH_TOKEN: ` ${token}\n`,
+      RATE_LIMIT_ACCOUNTS_PER_HOUR: '0',
+    })
+    expect(result.ok).toBe(true)
+    if (!result.ok || result.value.role !== 'usermgmt') return
+    expect(result.value.auth).toEqual({
+      mode: 'jwt',
+      issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123',
+      audiences: ['4p0stm4nclient', '7webclient'],
+      jwksUrl: undefined,
+      readScope: 'usermgmt-readers',
+      writeScope: 'usermgmt/write',
+    })
+    // A token read from a file with its trailing newline is the same token on both sides.
+    expect(result.value.notificationToken?.reveal()).toBe(token)
+    expect(result.value.accountLimit).toBeUndefined()
+  })
+
+  test('reports every auth, token and limit problem in one pass, with the token as ***', () => {
+    const result = loadConfig('usermgmt', {
+      AUTH_MODE: 'jwt',
+      AUTH_JWKS_URL: 'http://keys.example.com/jwks.json',
+      AUTH_WRITE_SCOPE: 'usermgmt write',
+      NOTIFICATION_AUTH_TOKEN: 'short-secret',
+      RATE_LIMIT_ACCOUNTS_BURST: '0',
+    })
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        'NOTIFICATION_AUTH_TOKEN: must be at least 32 characters (got ***)',
+        'AUTH_JWKS_URL: must be an https:// URL (http:// only for localhost) (got "http://keys.example.com/jwks.json")',
+        'AUTH_WRITE_SCOPE: must be one scope or group name: no spaces, quotes or backslashes (got "usermgmt write")',
+        'RATE_LIMIT_ACCOUNTS_BURST: must be a whole number from 1 to 1000000 (got "0")',
+        'AUTH_JWT_ISSUER: is required when AUTH_MODE=jwt (not set)',
+        'AUTH_JWT_AUDIENCE: is required when AUTH_MODE=jwt (not set)',
+      ],
+    })
+  })
+
+  test('refuses AUTH_JWT_* without AUTH_MODE=jwt, which would look protected and be open', () => {
+    const result = loadConfig('usermgmt', { AUTH_JWT_ISSUER: 'https://issuer.example.com', AUTH_JWT_AUDIENCE: 'api' })
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        'AUTH_JWT_ISSUER: is set, but AUTH_MODE is not jwt, so no token would be checked: set AUTH_MODE=jwt (got "https://issuer.example.com")',
+        'AUTH_JWT_AUDIENCE: is set, but AUTH_MODE is not jwt, so no token would be checked: set AUTH_MODE=jwt (got "api")',
+      ],
+    })
+  })
+
+  test('the notification role checks its token and limits too, never showing the token', () => {
+    const result = loadConfig('notification', {
+      AWS_MAIL_SERVER_HOST: 'smtp',
+      AWS_MAIL_SERVER_TLS: 'none',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'a@example.com',
+      NOTIFICATION_AUTH_TOKEN: `${token} with spaces`,
+      RATE_LIMIT_MAILS_PER_MINUTE: 'lots',
+    })
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        'NOTIFICATION_AUTH_TOKEN: may hold only letters, digits and -._~+/ (then = padding) (got ***)',
+        'RATE_LIMIT_MAILS_PER_MINUTE: must be a whole number from 0 to 1000000 (got "lots")',
+      ],
+    })
+  })
+})

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import type { Env, Parsed } from './cli'
 import { type LogLevel, logLevels } from './logger'
+import type { RateLimitConfig } from './rate-limit'
 import { Secret } from './secret'
 
 export type Role = 'usermgmt' | 'notification'
@@ -55,10 +56,32 @@ export interface DatabaseConfig {
   readonly password: Secret
 }
 
+/** Who may call usermgmt's data endpoints (AUTH_*). */
+export type AuthConfig =
+  | { readonly mode: 'none' }
+  | {
+      readonly mode: 'jwt'
+      /** AUTH_JWT_ISSUER: the exact `iss` of accepted tokens. */
+      readonly issuer: string
+      /** AUTH_JWT_AUDIENCE, comma-separated: accepted `aud` values (or `client_id` for Cognito access tokens). */
+      readonly audiences: readonly string[]
+      /** AUTH_JWKS_URL. @default the issuer's discovery document's jwks_uri */
+      readonly jwksUrl: string | undefined
+      /** AUTH_READ_SCOPE. @default usermgmt/read */
+      readonly readScope: string
+      /** AUTH_WRITE_SCOPE. @default usermgmt/write */
+      readonly writeScope: string
+    }
+
 export interface UsermgmtConfig extends CommonConfig {
   readonly role: 'usermgmt'
   readonly db: DatabaseConfig
   readonly notification: HostPort
+  readonly auth: AuthConfig
+  /** NOTIFICATION_AUTH_TOKEN: sent on every call to the notification role. @default none */
+  readonly notificationToken: Secret | undefined
+  /** RATE_LIMIT_ACCOUNTS_PER_HOUR/_BURST, per client address; undefined = no limit. */
+  readonly accountLimit: RateLimitConfig | undefined
 }
 
 export interface MailConfig {
@@ -80,6 +103,10 @@ export interface NotificationConfig extends CommonConfig {
   readonly role: 'notification'
   readonly appVersion: string
   readonly mail: MailConfig
+  /** NOTIFICATION_AUTH_TOKEN: what POST /notification/send requires; undefined = open. */
+  readonly serviceToken: Secret | undefined
+  /** RATE_LIMIT_MAILS_PER_MINUTE/_BURST, per calling token (or peer); undefined = no limit. */
+  readonly mailLimit: RateLimitConfig | undefined
 }
 
 export type RoleConfig = UsermgmtConfig | NotificationConfig
@@ -114,7 +141,7 @@ const defaultTracingNames: Record<Role, string> = {
 
 const defaultPorts: Record<Role, number> = { usermgmt: 8095, notification: 8096 }
 
-const secretNames = new Set(['DB_PASSWORD', 'AWS_MAIL_SERVER_PASSWORD'])
+const secretNames = new Set(['DB_PASSWORD', 'AWS_MAIL_SERVER_PASSWORD', 'NOTIFICATION_AUTH_TOKEN'])
 
 // RFC 1123 host names, IPv4 and bare IPv6 literals.
 const hostPattern =
@@ -188,6 +215,84 @@ const daemonAddress = z.string().transform((text, ctx) => {
   return z.NEVER
 })
 
+/** Where keys may come from: HTTPS, or plain HTTP on this machine only (a test issuer, a local Keycloak). */
+export function isTrustedKeyUrl(url: string): boolean {
+  try {
+    const parsed = new URL(url)
+    if (parsed.protocol === 'https:') return true
+    return parsed.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(parsed.hostname)
+  } catch {
+    return false
+  }
+}
+
+const keyUrl = z.string().trim().refine(isTrustedKeyUrl, 'must be an https:// URL (http:// only for localhost)')
+
+// RFC 6749 scope-token characters: also what a WWW-Authenticate scope="..." may carry unescaped.
+const scopeName = z
+  .string()
+  .trim()
+  .regex(/^[\x21\x23-\x5B\x5D-\x7E]{1,256}$/, 'must be one scope or group name: no spaces, quotes or backslashes')
+
+const audienceList = z
+  .string()
+  .transform((text) => text.split(',').map((part) => part.trim()))
+  .refine(
+    (parts) => parts.every((part) => /^[\x21-\x7E]{1,256}$/.test(part)),
+    'must be one audience or several separated by commas, without spaces',
+  )
+
+// RFC 6750 b64token, so that it travels in an Authorization header as it is.
+const serviceToken = z
+  .string()
+  .trim()
+  .min(32, 'must be at least 32 characters')
+  .max(1024, 'must be at most 1024 characters')
+  .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'may hold only letters, digits and -._~+/ (then = padding)')
+
+function count(min: number, fallback: number) {
+  const message = `must be a whole number from ${min} to 1000000`
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(min, message).max(1_000_000, message))
+    .default(fallback)
+}
+
+function rateLimit(limit: number, burst: number, window: RateLimitConfig['window']): RateLimitConfig | undefined {
+  return limit === 0 ? undefined : { limit, burst, window }
+}
+
+const jwtOnly = [
+  'AUTH_JWT_ISSUER',
+  'AUTH_JWT_AUDIENCE',
+  'AUTH_JWKS_URL',
+  'AUTH_READ_SCOPE',
+  'AUTH_WRITE_SCOPE',
+] as const
+
+/** AUTH_MODE=jwt needs an issuer and an audience; AUTH_JWT_* without it would look protected and be open. */
+function authProblems(values: Readonly<Record<string, string>>): z.core.$ZodIssue[] {
+  const mode = values['AUTH_MODE'] ?? 'none'
+  const issue = (name: string, message: string): z.core.$ZodIssue => ({
+    code: 'custom',
+    path: [name],
+    message,
+    input: values[name],
+  })
+  if (mode === 'jwt') {
+    return (['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const)
+      .filter((name) => values[name] === undefined)
+      .map((name) => issue(name, 'is required when AUTH_MODE=jwt'))
+  }
+  if (mode !== 'none') return []
+  return jwtOnly
+    .filter((name) => values[name] !== undefined)
+    .map((name) => issue(name, 'is set, but AUTH_MODE is not jwt, so no token would be checked: set AUTH_MODE=jwt'))
+}
+
 const logLevel = z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })
 
 const xrayEnv = {
@@ -234,6 +339,15 @@ const usermgmtEnv = z.object({
   DB_PASSWORD: z.string().max(256, 'must be at most 256 characters').default(''),
   NOTIFICATION_SERVICE_HOST: host.default('localhost'),
   NOTIFICATION_SERVICE_PORT: port.default(8096),
+  NOTIFICATION_AUTH_TOKEN: serviceToken.optional(),
+  AUTH_MODE: z.enum(['none', 'jwt'], { error: 'must be none or jwt' }).default('none'),
+  AUTH_JWT_ISSUER: keyUrl.optional(),
+  AUTH_JWT_AUDIENCE: audienceList.optional(),
+  AUTH_JWKS_URL: keyUrl.optional(),
+  AUTH_READ_SCOPE: scopeName.default('usermgmt/read'),
+  AUTH_WRITE_SCOPE: scopeName.default('usermgmt/write'),
+  RATE_LIMIT_ACCOUNTS_PER_HOUR: count(0, 30),
+  RATE_LIMIT_ACCOUNTS_BURST: count(1, 10),
 })
 
 const notificationEnv = z.object({
@@ -252,6 +366,9 @@ const notificationEnv = z.object({
     .trim()
     .regex(/^[A-Za-z0-9._-]{1,20}$/, 'must be 1 to 20 letters, digits, ".", "_" or "-"')
     .default('V1'),
+  NOTIFICATION_AUTH_TOKEN: serviceToken.optional(),
+  RATE_LIMIT_MAILS_PER_MINUTE: count(0, 60),
+  RATE_LIMIT_MAILS_BURST: count(1, 60),
 })
 
 /**
@@ -344,7 +461,8 @@ type WithoutPort<T> = Omit<T, 'port'>
 
 function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<WithoutPort<UsermgmtConfig>> {
   const parsed = usermgmtEnv.safeParse(values)
-  if (!parsed.success) return { ok: false, problems: describeProblems(parsed.error.issues, env) }
+  const issues = [...(parsed.success ? [] : parsed.error.issues), ...authProblems(values)]
+  if (!parsed.success || issues.length > 0) return { ok: false, problems: describeProblems(issues, env) }
   const e = parsed.data
   return {
     ok: true,
@@ -360,6 +478,19 @@ function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<
         password: new Secret(e.DB_PASSWORD),
       },
       notification: { host: e.NOTIFICATION_SERVICE_HOST, port: e.NOTIFICATION_SERVICE_PORT },
+      auth:
+        e.AUTH_MODE === 'jwt' && e.AUTH_JWT_ISSUER !== undefined && e.AUTH_JWT_AUDIENCE !== undefined
+          ? {
+              mode: 'jwt',
+              issuer: e.AUTH_JWT_ISSUER,
+              audiences: e.AUTH_JWT_AUDIENCE,
+              jwksUrl: e.AUTH_JWKS_URL,
+              readScope: e.AUTH_READ_SCOPE,
+              writeScope: e.AUTH_WRITE_SCOPE,
+            }
+          : { mode: 'none' },
+      notificationToken: e.NOTIFICATION_AUTH_TOKEN === undefined ? undefined : new Secret(e.NOTIFICATION_AUTH_TOKEN),
+      accountLimit: rateLimit(e.RATE_LIMIT_ACCOUNTS_PER_HOUR, e.RATE_LIMIT_ACCOUNTS_BURST, 'hour'),
     },
   }
 }
@@ -385,6 +516,8 @@ function notificationConfig(values: Record<string, string>, env: Env): ConfigRes
         from: e.AWS_MAIL_SERVER_FROM_ADDRESS,
         tlsServername: e.AWS_MAIL_SERVER_TLS_SERVERNAME,
       },
+      serviceToken: e.NOTIFICATION_AUTH_TOKEN === undefined ? undefined : new Secret(e.NOTIFICATION_AUTH_TOKEN),
+      mailLimit: rateLimit(e.RATE_LIMIT_MAILS_PER_MINUTE, e.RATE_LIMIT_MAILS_BURST, 'minute'),
     },
   }
 }

@@ -6,6 +6,9 @@ export type ErrorKind =
   | 'duplicate'
   | 'invalid'
   | 'malformed'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'rate_limited'
   | 'already_done'
   | 'too_large'
   | 'method_not_allowed'
@@ -53,6 +56,9 @@ const statusByKind: Record<ErrorKind, number> = {
   duplicate: 400,
   invalid: 400,
   malformed: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  rate_limited: 429,
   already_done: 400,
   too_large: 413,
   method_not_allowed: 405,
@@ -71,6 +77,8 @@ export function statusOf(kind: ErrorKind): number {
 
 const reasonByStatus: Readonly<Record<number, string>> = {
   400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
   404: 'NOT_FOUND',
   405: 'METHOD_NOT_ALLOWED',
   409: 'CONFLICT',
@@ -78,6 +86,7 @@ const reasonByStatus: Readonly<Record<number, string>> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
   422: 'UNPROCESSABLE_ENTITY',
   499: 'CLIENT_CLOSED_REQUEST',
+  429: 'TOO_MANY_REQUESTS',
   500: 'INTERNAL_SERVER_ERROR',
   502: 'BAD_GATEWAY',
   503: 'SERVICE_UNAVAILABLE',

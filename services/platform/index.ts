@@ -1,4 +1,14 @@
 export {
+  type Authorizer,
+  authorizerFromConfig,
+  createJwtAuthorizer,
+  createServiceTokenCheck,
+  grantsOf,
+  type JwtAuthorizerOptions,
+  type Permission,
+  type ServiceTokenCheck,
+} from './auth'
+export {
   CliProblems,
   type Command,
   type CommandContext,
@@ -14,6 +24,7 @@ export {
   printUsage,
 } from './cli'
 export {
+  type AuthConfig,
   type ConfigResult,
   type ContextMissing,
   type DatabaseConfig,
@@ -65,6 +76,17 @@ export {
   mailSendBudgetMs,
   permanentRefusalHeader,
 } from './mail-contract'
+export {
+  clientAddressOf,
+  createRouteRateLimit,
+  createTokenBuckets,
+  peerKeyOf,
+  type RateLimitConfig,
+  type RouteRateLimit,
+  type RouteRateLimitOptions,
+  type Taken,
+  type TokenBuckets,
+} from './rate-limit'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
 export { Secret } from './secret'
 export {

@@ -53,6 +53,8 @@ export interface RequestScope {
 export interface HttpServer {
   readonly port: number
   readonly url: string
+  /** The TCP peer of a request this server is handling (a rate limit's key when no proxy is in front). */
+  readonly peerAddress: PeerAddress
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), then resolves. */
   stop(): Promise<void>
 }
@@ -62,6 +64,9 @@ function tooLarge(): Response {
     new AppError('too_large', 'Request body too large', { debugMessage: `The limit is ${maxBodyBytes} bytes` }),
   )
 }
+
+// A request rebuilt around its counted body has no socket of its own; its peer is the original's.
+const originals = new WeakMap<Request, Request>()
 
 async function readBounded(body: ReadableStream<Uint8Array>): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = []
@@ -82,7 +87,12 @@ function boundRequest(request: Request): Request | Response | Promise<Request | 
   const declared = request.headers.get('content-length')
   if (declared !== null) return Number(declared) > maxBodyBytes ? tooLarge() : request
   if (request.body === null) return request
-  return readBounded(request.body).then((body) => (body === undefined ? tooLarge() : new Request(request, { body })))
+  return readBounded(request.body).then((body) => {
+    if (body === undefined) return tooLarge()
+    const rebuilt = new Request(request, { body })
+    originals.set(rebuilt, request)
+    return rebuilt
+  })
 }
 
 const slash = '/'.charCodeAt(0)
@@ -137,7 +147,7 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
     })
     return scope ? scope.finish(response) : response
   }
-  const peer: PeerAddress = (request) => server.requestIP(request)?.address
+  const peer: PeerAddress = (request) => server.requestIP(originals.get(request) ?? request)?.address
   const server = Bun.serve({
     port: options.port,
     hostname: options.hostname ?? '0.0.0.0',
@@ -162,6 +172,7 @@ export function startHttpServer(app: RequestHandler, options: HttpServerOptions)
   return {
     port,
     url: `http://127.0.0.1:${port}`,
+    peerAddress: peer,
     stop() {
       stopping ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined

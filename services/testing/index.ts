@@ -11,6 +11,15 @@ export {
 } from './daemon'
 export { type CapturedLog, captureLog } from './logs'
 export { createTestDatabase, type TestDatabase, testServer } from './mariadb'
+export {
+  createSigningKey,
+  type OidcIssuer,
+  type SigningKey,
+  type SignOptions,
+  startOidcIssuer,
+  testAudience,
+  unsignedToken,
+} from './oidc'
 export { startTcpProxy, type TcpProxy } from './proxy'
 export { type OpenRequest, openRequest, type RawAnswer, rawHttp } from './raw-http'
 export { isSampled, type SamplingTracer, sampleEverythingRulesFile } from './sampling'

@@ -1,4 +1,4 @@
-import { AppError, type FetchLike, mailDeliveryDeadlineMs, permanentRefusalHeader } from '../platform'
+import { AppError, type FetchLike, mailDeliveryDeadlineMs, permanentRefusalHeader, type Secret } from '../platform'
 import type { NotificationRequest } from './schemas'
 
 /** The notification service answered, but not with success. */
@@ -52,6 +52,8 @@ export interface NotificationClientOptions {
    * retries, perhaps on another replica) while the first attempt can still deliver. @default mailDeliveryDeadlineMs
    */
   readonly sendDeadlineMs?: number
+  /** NOTIFICATION_AUTH_TOKEN, sent as `Authorization: Bearer` on every call. @default none */
+  readonly token?: Secret | undefined
 }
 
 export function createNotificationClient(options: NotificationClientOptions): NotificationClient {
@@ -59,10 +61,21 @@ export function createNotificationClient(options: NotificationClientOptions): No
   const timeoutMs = options.timeoutMs ?? 5000
   const sendDeadlineMs = options.sendDeadlineMs ?? mailDeliveryDeadlineMs
 
-  async function call(path: string, init: RequestInit = {}, deadlineMs = timeoutMs): Promise<Response> {
+  const authorization = options.token && `Bearer ${options.token.reveal()}`
+
+  async function call(
+    path: string,
+    init: RequestInit & { headers?: Record<string, string> } = {},
+    deadlineMs = timeoutMs,
+  ): Promise<Response> {
+    const headers = authorization ? { ...init.headers, authorization } : init.headers
     let response: Response
     try {
-      response = await fetchFn(new URL(path, options.baseUrl), { ...init, signal: AbortSignal.timeout(deadlineMs) })
+      response = await fetchFn(new URL(path, options.baseUrl), {
+        ...init,
+        headers,
+        signal: AbortSignal.timeout(deadlineMs),
+      })
     } catch (error) {
       throw new AppError('upstream_unavailable', 'Notification service unavailable', {
         cause: error,

@@ -1,5 +1,16 @@
 import { Elysia } from 'elysia'
-import { AppError, empty, json, readJson, text, validateBody, validateParam } from '../platform'
+import {
+  AppError,
+  type Authorizer,
+  empty,
+  json,
+  type Permission,
+  type RouteRateLimit,
+  readJson,
+  text,
+  validateBody,
+  validateParam,
+} from '../platform'
 import type { UsermgmtDatabase } from './db'
 import type { NotificationClient } from './notification-client'
 import type { OutboxDeliverer, OutboxStats } from './outbox'
@@ -19,6 +30,30 @@ export interface UsermgmtRouteDeps {
   readonly outbox: () => OutboxDeliverer | undefined
   /** The trace header to store with an outbox entry, so the later mail continues this request's trace. */
   readonly traceHeaderOf?: () => string | undefined
+  /** Checks bearer tokens (AUTH_MODE=jwt). @default none: every route is open, as the course runs it */
+  readonly authorizer?: Authorizer
+  /** Limits account creation per client address. @default no limit */
+  readonly accountLimit?: RouteRateLimit
+}
+
+/**
+ * What each route needs with AUTH_MODE=jwt (docs/security.md lists the same). A route missing here needs the
+ * write permission, so a new route is closed until someone decides otherwise.
+ */
+export const routeAccess: Readonly<Record<string, Permission | 'open'>> = {
+  'GET /usermgmt/health-status': 'open',
+  'GET /usermgmt/health/status': 'open',
+  'GET /usermgmt/health/readiness': 'open',
+  'GET /usermgmt/notification-health-status': 'read',
+  'GET /usermgmt/notification-service-info': 'read',
+  'GET /usermgmt/notification-xray': 'read',
+  'GET /usermgmt/users': 'read',
+  'GET /usermgmt/user/:username': 'read',
+  'POST /usermgmt/user': 'write',
+  'PUT /usermgmt/user': 'write',
+  'DELETE /usermgmt/user/:username': 'write',
+  'GET /usermgmt/status/:username': 'write',
+  'GET /usermgmt/user/activate/:username': 'write',
 }
 
 const healthText = 'User Management Service UP and RUNNING - V1'
@@ -50,13 +85,17 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
     })
     .get('/users', async () => json(await listUsers(db)))
     .get('/user/:username', async ({ params }) => json(await getUser(db, param(params.username))))
-    .post('/user', async ({ request }) => {
-      const user = validateBody(newUser, await readJson(request), 'user')
-      if (!isValidPassword(user.password)) throw new AppError('invalid', 'User Password is invalid')
-      await createUser(db, user, accountCreatedMail(user), { traceHeader: deps.traceHeaderOf?.() })
-      deps.outbox()?.kick()
-      return empty()
-    })
+    .post(
+      '/user',
+      async ({ request }) => {
+        const user = validateBody(newUser, await readJson(request), 'user')
+        if (!isValidPassword(user.password)) throw new AppError('invalid', 'User Password is invalid')
+        await createUser(db, user, accountCreatedMail(user), { traceHeader: deps.traceHeaderOf?.() })
+        deps.outbox()?.kick()
+        return empty()
+      },
+      deps.accountLimit ?? {},
+    )
     .put('/user', async ({ request }) => {
       await updateUser(db, validateBody(userUpdate, await readJson(request), 'user'))
       return empty()
@@ -74,7 +113,18 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
       return empty()
     })
 
-  return new Elysia({ name: 'usermgmt', prefix: '/usermgmt' })
+  const { authorizer } = deps
+  const routes = new Elysia({ name: 'usermgmt', prefix: '/usermgmt' })
+  // Registered first, so that a caller without a token learns nothing, not even whether the database is up.
+  if (authorizer) {
+    routes.onBeforeHandle({ as: 'local' }, async function requireBearerToken({ request, route }) {
+      // Elysia answers HEAD with the GET route, so HEAD needs what GET needs.
+      const method = request.method === 'HEAD' ? 'GET' : request.method
+      const access = routeAccess[`${method} ${route}`] ?? 'write'
+      if (access !== 'open') await authorizer.authorize(request, access)
+    })
+  }
+  return routes
     .get('/health-status', () => text(healthText))
     .get('/health/status', () => text('OK'))
     .get('/health/readiness', async () => {

@@ -1,4 +1,4 @@
-import type { Logger, UsermgmtConfig } from '../platform'
+import { authorizerFromConfig, type Logger, type UsermgmtConfig } from '../platform'
 import { tracerFromConfig } from '../xray'
 import { createMysqlDatabase } from './db'
 import { type MigrationReport, migrateToLatest } from './migrations'
@@ -13,6 +13,9 @@ export function serveUsermgmt(config: UsermgmtConfig, log: Logger, version: stri
     notificationBaseUrl: `http://${config.notification.host}:${config.notification.port}`,
     port: config.port,
     log,
+    authorizer: authorizerFromConfig(config.auth, log.child({ component: 'auth' })),
+    notificationToken: config.notificationToken,
+    accountLimit: config.accountLimit,
   })
 }
 

@@ -1,4 +1,16 @@
-import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
+import {
+  type Authorizer,
+  clientAddressOf,
+  createRouteRateLimit,
+  createServiceApp,
+  type HttpServer,
+  type Logger,
+  type RateLimitConfig,
+  type RunningService,
+  runningService,
+  type Secret,
+  startHttpServer,
+} from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { UsermgmtDatabase } from './db'
 import { migrateToLatest } from './migrations'
@@ -23,6 +35,12 @@ export interface UsermgmtOptions {
   readonly migrationRetryMs?: number
   /** @default 10000 */
   readonly shutdownTimeoutMs?: number
+  /** Checks bearer tokens on every data endpoint (AUTH_MODE=jwt). @default none: every route open */
+  readonly authorizer?: Authorizer
+  /** Sent as `Authorization: Bearer` on every call to notification (NOTIFICATION_AUTH_TOKEN). @default none */
+  readonly notificationToken?: Secret
+  /** Account creations per client address (X-Forwarded-For's last entry, else the peer). @default no limit */
+  readonly accountLimit?: RateLimitConfig
 }
 
 export type RunningRole = RunningService
@@ -42,7 +60,11 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   let retryTimer: ReturnType<typeof setTimeout> | undefined
   let migrating: Promise<void> | undefined
 
-  const notifications = createNotificationClient({ baseUrl: options.notificationBaseUrl, fetch: tracer.fetch })
+  const notifications = createNotificationClient({
+    baseUrl: options.notificationBaseUrl,
+    fetch: tracer.fetch,
+    token: options.notificationToken,
+  })
   let version: string | undefined
   database.instrument((query, run) =>
     tracer.trace('sql', database.label, async (span) => {
@@ -84,6 +106,15 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   }
   migrating = migrate()
 
+  // The routes are built before the server that knows each request's peer; they ask it once it runs.
+  let server: HttpServer | undefined
+  const accountLimit =
+    options.accountLimit &&
+    createRouteRateLimit({
+      limit: options.accountLimit,
+      keyOf: (request) => clientAddressOf(request, (r) => server?.peerAddress(r)),
+      what: 'Account creation per client address',
+    })
   const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
     createUsermgmtRoutes({
       database,
@@ -91,25 +122,29 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
       schema: () => schema,
       outbox: () => outbox,
       traceHeaderOf: () => tracer.currentTraceHeader(),
+      authorizer: options.authorizer,
+      accountLimit,
     }),
   )
-  const server = startHttpServer(app, {
+  const running = startHttpServer(app, {
     port: options.port,
     log,
     begin: tracer.begin,
     hostname: options.hostname,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
   })
+  server = running
   log.info('usermgmt listening', {
-    port: server.port,
+    port: running.port,
     database: database.label,
     notification: options.notificationBaseUrl,
+    auth: options.authorizer ? 'jwt' : 'none',
   })
 
-  return runningService(server, async () => {
+  return runningService(running, async () => {
     stopped = true
     clearTimeout(retryTimer)
-    const draining = server.stop()
+    const draining = running.stop()
     await migrating
     // The outbox takes no new entry from now on and finishes the send in flight while the server drains.
     await Promise.all([draining, outbox?.stop()])
