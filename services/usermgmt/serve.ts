@@ -1,6 +1,6 @@
 import type { Logger, UsermgmtConfig } from '../platform'
 import { tracerFromConfig } from '../xray'
-import { createMysqlDatabase } from './db'
+import { createMysqlDatabase } from './db-mysql'
 import { type MigrationReport, migrateToLatest } from './migrations'
 import { type RunningRole, startUsermgmt } from './start'
 

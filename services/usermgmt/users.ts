@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { AppError } from '../platform'
-import { isDuplicateKey, type UsermgmtDb, type UsersTable } from './db'
+import { isDuplicateKey } from './db-errors'
+import type { UsermgmtDb, UsersTable } from './db-schema'
 import type { NewUser, NotificationRequest, UserUpdate, UserView } from './schemas'
 
 const appVersion = 'V1'
