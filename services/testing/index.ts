@@ -10,6 +10,14 @@ export {
 } from './daemon'
 export { type CapturedLog, captureLog } from './logs'
 export { createTestDatabase, type TestDatabase, testServer } from './mariadb'
+export {
+  type MariadbServer,
+  type MariadbServerOptions,
+  type ServerTlsFiles,
+  startMariadbServer,
+  type TestCertificateAuthority,
+  testCertificateAuthority,
+} from './mariadb-server'
 export { startTcpProxy, type TcpProxy } from './proxy'
 export { isSampled, type SamplingTracer, sampleEverythingRulesFile } from './sampling'
 export { type TestCertificate, testCertificate } from './tls'
