@@ -7,7 +7,7 @@ import type {
   QueryResult,
   TransactionSettings,
 } from 'kysely'
-import { databaseUnavailable, translateDatabaseError } from './db-errors'
+import { translateDatabaseError } from './db-errors'
 
 /** Runs one query, e.g. inside a trace subsegment. */
 export type QueryTrace = <T>(query: CompiledQuery, run: () => Promise<T>) => Promise<T>
@@ -25,34 +25,20 @@ async function translated<T>(work: Promise<T>): Promise<T> {
   }
 }
 
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(databaseUnavailable({ debugMessage: 'query timed out' })), ms)
-  })
-  try {
-    return await Promise.race([work, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 type CompileQuery = QueryCompiler['compileQuery']
 
 /**
  * Wraps a Kysely driver so that every way the database can be out of reach becomes one AppError('unavailable')
- * (a 503) in this one place, and every query can be traced. It forwards every method of Kysely's Driver
+ * (a 503) in this one place, and every query can be traced (deadlines are the pool's: see db-pool.ts). It forwards every method of Kysely's Driver
  * interface, optional ones included: a method left out here is a feature Kysely silently loses.
  */
 class GuardedDriver implements Driver {
   readonly #inner: Driver
-  readonly #queryTimeoutMs: number
   readonly #instrumentation: Instrumentation
   readonly #connections = new WeakMap<DatabaseConnection, DatabaseConnection>()
 
-  constructor(inner: Driver, queryTimeoutMs: number, instrumentation: Instrumentation) {
+  constructor(inner: Driver, instrumentation: Instrumentation) {
     this.#inner = inner
-    this.#queryTimeoutMs = queryTimeoutMs
     this.#instrumentation = instrumentation
   }
 
@@ -65,12 +51,11 @@ class GuardedDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const inner = await translated(withTimeout(this.#inner.acquireConnection(), this.#queryTimeoutMs))
-    const timeoutMs = this.#queryTimeoutMs
+    const inner = await translated(this.#inner.acquireConnection())
     const instrumentation = this.#instrumentation
     const wrapped: DatabaseConnection = {
       executeQuery: <R>(query: CompiledQuery): Promise<QueryResult<R>> => {
-        const run = () => translated(withTimeout(inner.executeQuery<R>(query), timeoutMs))
+        const run = () => translated(inner.executeQuery<R>(query))
         return instrumentation.trace ? instrumentation.trace(query, run) : run()
       },
       streamQuery: (query, chunkSize) => inner.streamQuery(query, chunkSize),
@@ -118,10 +103,10 @@ class GuardedDriver implements Driver {
 }
 
 /** The dialect with its driver guarded; compiler, adapter and introspector are the dialect's own. */
-export function guardedDialect(dialect: Dialect, queryTimeoutMs: number, instrumentation: Instrumentation): Dialect {
+export function guardedDialect(dialect: Dialect, instrumentation: Instrumentation): Dialect {
   return {
     createAdapter: () => dialect.createAdapter(),
-    createDriver: () => new GuardedDriver(dialect.createDriver(), queryTimeoutMs, instrumentation),
+    createDriver: () => new GuardedDriver(dialect.createDriver(), instrumentation),
     createQueryCompiler: () => dialect.createQueryCompiler(),
     createIntrospector: (db) => dialect.createIntrospector(db),
   }

@@ -43,9 +43,18 @@ export function isDuplicateKey(error: unknown): boolean {
   return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
 }
 
-/** The 503 every database outage becomes. */
-export function databaseUnavailable(options: { cause?: unknown; debugMessage?: string } = {}): AppError {
-  return new AppError('unavailable', 'Database unavailable', options)
+export interface UnavailableOptions {
+  readonly cause?: unknown
+  /** Shown in the ApiError's debugMessage: what kind of trouble, never a driver message. */
+  readonly debugMessage?: string
+  /** Seconds a client should wait before trying again. @default '5' */
+  readonly retryAfter?: string
+}
+
+/** The 503 every database outage becomes, with a Retry-After so clients and proxies back off. */
+export function databaseUnavailable(options: UnavailableOptions = {}): AppError {
+  const { retryAfter = '5', ...rest } = options
+  return new AppError('unavailable', 'Database unavailable', { ...rest, headers: { 'retry-after': retryAfter } })
 }
 
 /** Turns a driver error that means "unreachable" into the 503; anything else passes through unchanged. */

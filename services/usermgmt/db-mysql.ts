@@ -1,46 +1,83 @@
 import { Kysely, type KyselyConfig, MysqlDialect, sql } from 'kysely'
 import { createPool } from 'mysql2'
 import mysql2Package from 'mysql2/package.json' with { type: 'json' }
-import type { DatabaseConfig } from '../platform'
-import { onceVersion, type UsermgmtDatabase } from './db'
+import type { DatabaseConfig, Logger } from '../platform'
+import { onceVersion, probeWith, type UsermgmtDatabase } from './db'
 import { guardedDialect, type Instrumentation } from './db-driver'
+import { errorCode } from './db-errors'
+import { type Connect, DeadlinePool } from './db-pool'
 import type { UsermgmtSchema } from './db-schema'
+import { createThrottle } from './throttle'
 
 export interface MysqlOptions {
   /** Connections in the pool. @default 10 */
   readonly connectionLimit?: number
-  /** How long a connect, or a query, may take before the request gets a 503. @default 5000 */
-  readonly timeoutMs?: number
+  /** Requests that may wait for a connection when all are busy; the next one gets a 503 at once. @default 500 */
+  readonly queueLimit?: number
+  /** How long a request may wait for a connection (queue and connect) before it gets a 503. @default 5000 */
+  readonly acquireTimeoutMs?: number
+  /** How long one statement (begin and commit included) may take before the request gets a 503. @default 5000 */
+  readonly queryTimeoutMs?: number
+  /**
+   * How long opening a connection may go on in the background after its requester has had its 503: one that
+   * opens late joins the pool for the next request. @default 10000
+   */
+  readonly connectTimeoutMs?: number
+  /** The readiness probe's deadline, for acquiring and for its `select 1`. @default 1000 */
+  readonly probeTimeoutMs?: number
+  /** How long one migration statement may take (an index on a large adopted table). @default 60000 */
+  readonly migrationTimeoutMs?: number
+  /** Where connection failures are reported, at most once a minute per kind. @default not reported */
+  readonly log?: Logger
   readonly plugins?: KyselyConfig['plugins']
 }
 
 export function createMysqlDatabase(config: DatabaseConfig, options: MysqlOptions = {}): UsermgmtDatabase {
-  const timeoutMs = options.timeoutMs ?? 5000
-  const pool = createPool({
+  const size = options.connectionLimit ?? 10
+  const acquireMs = options.acquireTimeoutMs ?? 5000
+  const probeMs = options.probeTimeoutMs ?? 1000
+  const label = `${config.name}@${config.host}`
+  const mysqlPool = createPool({
     host: config.host,
     port: config.port,
     user: config.user,
     password: config.password.reveal(),
     database: config.name,
-    connectionLimit: options.connectionLimit ?? 10,
-    maxIdle: options.connectionLimit ?? 10,
+    connectionLimit: size,
+    maxIdle: size,
     idleTimeout: 60_000,
-    connectTimeout: Math.min(timeoutMs, 3000),
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
     enableKeepAlive: true,
+    // The DeadlinePool in front never asks for more than `size` connections at once, so this queue stays empty.
     waitForConnections: true,
-    queueLimit: 100,
+    queueLimit: 0,
     supportBigNumbers: true,
     charset: 'utf8mb4',
   })
+  const shouldLog = createThrottle(60_000)
+  const connect: Connect = (callback) =>
+    mysqlPool.getConnection((error, connection) => {
+      if (error && options.log && shouldLog(errorCode(error) ?? error.message)) {
+        options.log.warn('cannot connect to the database', { database: label, error })
+      }
+      callback(error, connection)
+    })
+  const pool = new DeadlinePool({
+    connect,
+    end: (callback) => mysqlPool.end(callback),
+    size,
+    queueLimit: options.queueLimit ?? 500,
+    deadlines: { acquireMs, queryMs: options.queryTimeoutMs ?? 5000 },
+  })
   const instrumentation: Instrumentation = { trace: undefined }
   const db = new Kysely<UsermgmtSchema>({
-    dialect: guardedDialect(new MysqlDialect({ pool }), timeoutMs, instrumentation),
+    dialect: guardedDialect(new MysqlDialect({ pool }), instrumentation),
     ...(options.plugins ? { plugins: options.plugins } : {}),
   })
   return {
     db,
     dialect: 'mysql',
-    label: `${config.name}@${config.host}`,
+    label,
     url: `mysql://${config.host}:${config.port}/${config.name}`,
     databaseType: 'MySQL',
     driverVersion: `mysql2 ${mysql2Package.version}`,
@@ -49,6 +86,9 @@ export function createMysqlDatabase(config: DatabaseConfig, options: MysqlOption
       instrumentation.trace = trace
     },
     serverVersion: onceVersion(db, sql<{ v: string }>`select version() as v`),
+    probe: () => probeWith(db, (work) => pool.withDeadlines({ acquireMs: probeMs, queryMs: probeMs }, work)),
+    migrating: (work) => pool.withDeadlines({ queryMs: options.migrationTimeoutMs ?? 60_000 }, work),
+    poolStats: () => pool.stats(),
     destroy: () => db.destroy(),
   }
 }

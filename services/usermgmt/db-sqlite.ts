@@ -1,6 +1,6 @@
 import { Database as SqliteDatabase } from 'bun:sqlite'
 import { Kysely, SqliteDialect, sql } from 'kysely'
-import { onceVersion, type UsermgmtDatabase } from './db'
+import { onceVersion, probeWith, type UsermgmtDatabase } from './db'
 import { guardedDialect, type Instrumentation } from './db-driver'
 import type { UsermgmtSchema } from './db-schema'
 
@@ -27,7 +27,6 @@ export function createSqliteDatabase(file: string): UsermgmtDatabase {
           },
         },
       }),
-      5000,
       instrumentation,
     ),
   })
@@ -44,6 +43,10 @@ export function createSqliteDatabase(file: string): UsermgmtDatabase {
       instrumentation.trace = trace
     },
     serverVersion: onceVersion(db, sql<{ v: string }>`select sqlite_version() as v`),
+    // bun:sqlite answers synchronously (or after busy_timeout): there is nothing to put a deadline on.
+    probe: () => probeWith(db, (work) => work()),
+    migrating: (work) => work(),
+    poolStats: () => ({ inUse: 0, waiting: 0 }),
     destroy: () => db.destroy(),
   }
 }

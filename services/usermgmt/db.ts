@@ -1,5 +1,6 @@
-import type { RawBuilder } from 'kysely'
+import { type RawBuilder, sql } from 'kysely'
 import type { QueryTrace } from './db-driver'
+import type { PoolStats } from './db-pool'
 import type { SqlDialectName, UsermgmtDb } from './db-schema'
 
 export type { UsermgmtDb } from './db-schema'
@@ -22,7 +23,28 @@ export interface UsermgmtDatabase extends DatabaseDescription {
   instrument(trace: QueryTrace): void
   /** The server's version, e.g. 10.11.19-MariaDB; read once. */
   serverVersion(): Promise<string | undefined>
+  /** Whether the database answers now, asked with a short deadline. Never throws. */
+  probe(): Promise<ProbeResult>
+  /** Runs schema migrations, whose statements may take longer than a request's. */
+  migrating<T>(work: () => Promise<T>): Promise<T>
+  /** Connections handed out and requests waiting for one. */
+  poolStats(): PoolStats
   destroy(): Promise<void>
+}
+
+export type ProbeResult = { readonly up: true } | { readonly up: false; readonly error: unknown }
+
+/** `select 1`, run the way `scope` says (with the probe's deadlines), as a result instead of a throw. */
+export async function probeWith(
+  db: UsermgmtDb,
+  scope: (work: () => Promise<unknown>) => Promise<unknown>,
+): Promise<ProbeResult> {
+  try {
+    await scope(() => sql`select 1`.execute(db))
+    return { up: true }
+  } catch (error) {
+    return { up: false, error }
+  }
 }
 
 /** The server's version, asked once and remembered; undefined while the server cannot be asked. */

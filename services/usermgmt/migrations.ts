@@ -87,7 +87,7 @@ export async function migrateToLatest(database: UsermgmtDatabase): Promise<Migra
   const migrator = new Migrator({ db: database.db, provider: provider(database.dialect) })
   let resultSet: MigrationResultSet
   try {
-    resultSet = await migrator.migrateToLatest()
+    resultSet = await database.migrating(() => migrator.migrateToLatest())
   } catch (error) {
     return { ok: false, applied: [], error }
   }

@@ -11,7 +11,10 @@ beforeAll(async () => {
   testDb = await createTestDatabase()
   proxy = await startTcpProxy({ host: testDb.config.host, port: testDb.config.port })
   role = startUsermgmt({
-    database: createMysqlDatabase({ ...testDb.config, host: '127.0.0.1', port: proxy.port }, { timeoutMs: 1500 }),
+    database: createMysqlDatabase(
+      { ...testDb.config, host: '127.0.0.1', port: proxy.port },
+      { acquireTimeoutMs: 1500, queryTimeoutMs: 1500 },
+    ),
     notificationBaseUrl: 'http://127.0.0.1:9',
     port: 0,
     log: captured.log,
@@ -97,7 +100,10 @@ test('GIVEN the database is down at start-up THEN the role listens, answers 503,
   await late.cut()
   try {
     await using lateRole = startUsermgmt({
-      database: createMysqlDatabase({ ...fresh.config, host: '127.0.0.1', port: late.port }, { timeoutMs: 1000 }),
+      database: createMysqlDatabase(
+        { ...fresh.config, host: '127.0.0.1', port: late.port },
+        { acquireTimeoutMs: 1000, queryTimeoutMs: 1000 },
+      ),
       notificationBaseUrl: 'http://127.0.0.1:9',
       port: 0,
       log: captureLog().log,

@@ -1,6 +1,7 @@
 import { Elysia } from 'elysia'
 import { AppError, empty, json, readJson, text, validateBody, validateParam } from '../platform'
 import type { UsermgmtDatabase } from './db'
+import { databaseUnavailable } from './db-errors'
 import type { NotificationClient } from './notification-client'
 import type { OutboxDeliverer, OutboxStats } from './outbox'
 import { accountCreatedMail, isValidPassword, newUser, usernameParam, userUpdate } from './schemas'
@@ -40,7 +41,7 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
   const requireSchema = () => {
     const state = deps.schema()
     if (!state.ready) {
-      throw new AppError('unavailable', 'Database unavailable', { debugMessage: 'The schema is not migrated yet' })
+      throw databaseUnavailable({ debugMessage: 'The schema is not migrated yet' })
     }
   }
 
