@@ -4,6 +4,7 @@ import type { UsermgmtDatabase } from './db'
 import { migrateToLatest } from './migrations'
 import { createNotificationClient } from './notification-client'
 import { type OutboxDeliverer, type OutboxOptions, startOutboxDeliverer } from './outbox'
+import { createReadinessCheck } from './readiness'
 import { createUsermgmtRoutes, type SchemaState } from './routes'
 
 export interface UsermgmtOptions {
@@ -84,12 +85,19 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   }
   migrating = migrate()
 
+  const ready = createReadinessCheck({
+    database,
+    schema: () => schema,
+    outbox: () => outbox,
+    log: log.child({ component: 'readiness' }),
+  })
   const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
     createUsermgmtRoutes({
       database,
       notifications,
       schema: () => schema,
       outbox: () => outbox,
+      ready,
       traceHeaderOf: () => tracer.currentTraceHeader(),
     }),
   )
