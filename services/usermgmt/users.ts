@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import { AppError } from '../platform'
 import { isDuplicateKey } from './db-errors'
 import type { UsermgmtDb, UsersTable } from './db-schema'
@@ -146,20 +147,32 @@ export async function deleteUser(db: UsermgmtDb, username: string): Promise<void
   if (result.numDeletedRows === 0n) throw notFound(username)
 }
 
-/** GET /status/{username}: flips `enabled`. */
-export async function toggleUserStatus(db: UsermgmtDb, username: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const user = await getUser(trx, username)
-    await trx.updateTable('users').set({ enabled: !user.enabled }).where('username', '=', username).execute()
-  })
+async function exists(db: UsermgmtDb, username: string): Promise<boolean> {
+  const row = await db.selectFrom('users').select('username').where('username', '=', username).executeTakeFirst()
+  return row !== undefined
 }
 
+/** GET /status/{username}: flips `enabled` in one statement, so racing calls each flip it once. */
+export async function toggleUserStatus(db: UsermgmtDb, username: string): Promise<void> {
+  const result = await db
+    .updateTable('users')
+    .set({ enabled: sql<boolean>`not enabled` })
+    .where('username', '=', username)
+    .executeTakeFirst()
+  if (result.numUpdatedRows === 0n) throw notFound(username)
+}
+
+/** One conditional update: among racing activations exactly one changes the row, the rest are told it is done. */
 export async function activateUser(db: UsermgmtDb, username: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const user = await getUser(trx, username)
-    if (user.enabled) throw new AppError('already_done', 'User already activated!')
-    await trx.updateTable('users').set({ enabled: true }).where('username', '=', username).execute()
-  })
+  const result = await db
+    .updateTable('users')
+    .set({ enabled: true })
+    .where('username', '=', username)
+    .where('enabled', '=', false)
+    .executeTakeFirst()
+  if (result.numUpdatedRows === 1n) return
+  if (!(await exists(db, username))) throw notFound(username)
+  throw new AppError('already_done', 'User already activated!')
 }
 
 /** Checks a password against the stored bcrypt hash, including the original's `$2a$` hashes. */
