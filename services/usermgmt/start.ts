@@ -1,6 +1,7 @@
 import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { UsermgmtDatabase } from './db'
+import { describeDatabaseError } from './db-errors'
 import { migrateToLatest } from './migrations'
 import { createNotificationClient } from './notification-client'
 import { type OutboxDeliverer, type OutboxOptions, startOutboxDeliverer } from './outbox'
@@ -63,8 +64,9 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   const migrate = async (): Promise<void> => {
     attempts++
     const report = await tracer.untraced(() => migrateToLatest(database))
+    const failure: unknown = report.ok ? undefined : report.error
     if (stopped) return
-    if (report.ok) {
+    if (failure === undefined) {
       schema = { ready: true, lastError: undefined }
       version = await tracer.untraced(() => database.serverVersion())
       log.info('database schema is up to date', { database: database.label, applied: report.applied })
@@ -74,11 +76,17 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
       )
       return
     }
-    const message = report.error instanceof Error ? report.error.message : String(report.error)
-    schema = { ready: false, lastError: message }
+    const { reason, hint } = describeDatabaseError(failure)
+    schema = { ready: false, lastError: reason }
     // Back off to at most 30 s, so a long outage is a line every 30 s, not every 2.
     const delay = Math.min(30_000, retryMs * 2 ** Math.min(attempts - 1, 10))
-    log.warn('database migration failed; retrying', { database: database.label, retryInMs: delay, error: report.error })
+    log.warn('database migration failed; retrying', {
+      database: database.label,
+      retryInMs: delay,
+      reason,
+      ...(hint ? { hint } : {}),
+      error: failure,
+    })
     retryTimer = setTimeout(() => {
       migrating = migrate()
     }, delay)
