@@ -60,10 +60,28 @@ export function databaseUnavailable(options: UnavailableOptions = {}): AppError 
   return new AppError('unavailable', 'Database unavailable', { ...rest, headers: { 'retry-after': retryAfter } })
 }
 
-/** Turns a driver error that means "unreachable" into the 503; anything else passes through unchanged. */
+// Text the column's character set cannot hold: the request's fault, whatever the table (see db-charsets.ts).
+const unstorableTextCodes = new Set([
+  'ER_CANT_AGGREGATE_2COLLATIONS',
+  'ER_CANT_AGGREGATE_3COLLATIONS',
+  'ER_CANT_AGGREGATE_NCOLLATIONS',
+  'ER_INVALID_CHARACTER_STRING',
+  'ER_TRUNCATED_WRONG_VALUE_FOR_FIELD',
+])
+
+/**
+ * Turns a driver error that means "unreachable" into the 503, and text the database cannot store into a 400;
+ * anything else passes through unchanged.
+ */
 export function translateDatabaseError(error: unknown): unknown {
-  if (error instanceof AppError || !isUnavailable(error)) return error
-  return databaseUnavailable({ cause: error })
+  if (error instanceof AppError) return error
+  if (unstorableTextCodes.has(errorCode(error) ?? '')) {
+    return new AppError('invalid', 'Validation error', {
+      cause: error,
+      debugMessage: 'The database cannot store some of the characters sent',
+    })
+  }
+  return isUnavailable(error) ? databaseUnavailable({ cause: error }) : error
 }
 
 // What usually fixes each failure, in the terms of the variables an operator sets.

@@ -1,6 +1,7 @@
 import { createServiceApp, type Logger, type RunningService, runningService, startHttpServer } from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { UsermgmtDatabase } from './db'
+import { learnColumnCharsets } from './db-charsets'
 import { describeDatabaseError } from './db-errors'
 import { migrateToLatest } from './migrations'
 import { createNotificationClient } from './notification-client'
@@ -64,12 +65,26 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   const migrate = async (): Promise<void> => {
     attempts++
     const report = await tracer.untraced(() => migrateToLatest(database))
-    const failure: unknown = report.ok ? undefined : report.error
+    let failure: unknown = report.ok ? undefined : report.error
+    let narrowColumns: ReadonlyMap<string, string> = new Map()
+    if (report.ok) {
+      try {
+        narrowColumns = await tracer.untraced(() => learnColumnCharsets(database))
+      } catch (error) {
+        failure = error
+      }
+    }
     if (stopped) return
     if (failure === undefined) {
       schema = { ready: true, lastError: undefined }
       version = await tracer.untraced(() => database.serverVersion())
       log.info('database schema is up to date', { database: database.label, applied: report.applied })
+      if (narrowColumns.size > 0) {
+        log.warn('the users table cannot store every character; values it cannot hold are answered 400', {
+          database: database.label,
+          columns: Object.fromEntries(narrowColumns),
+        })
+      }
       outbox = startOutboxDeliverer(
         { db: database.db, client: notifications, log: log.child({ component: 'outbox' }), tracer },
         options.outbox,

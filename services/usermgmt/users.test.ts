@@ -107,3 +107,121 @@ describe('racing calls on one user', () => {
     expect(await call(role, 'GET', '/status/nobody')).toMatchObject({ status: 404 })
   })
 })
+
+describe('text a table cannot store', () => {
+  const emoji = 'Ana 😀'
+  const cyrillic = 'Юлия'
+
+  test('GIVEN an adopted latin1 users table, as Hibernate made it on MySQL 5.7 THEN text it cannot hold is a 400 to write and a 404 to look up, never a 500, and Latin-1 text round-trips', async () => {
+    await testDb.query(
+      'create table users (username varchar(255) not null, email varchar(255) not null, enabled bit not null, firstname varchar(255) not null, lastname varchar(255) not null, password varchar(255) not null, role varchar(255) not null, primary key (username)) engine=InnoDB default charset=latin1',
+    )
+    await testDb.query('insert into users values (?, ?, ?, ?, ?, ?, ?)', [
+      'josé',
+      'jose@example.com',
+      1,
+      'José',
+      'Müller',
+      '$2a$10$dXJ3SW6G7P50lGmMkkmwe.20cQQubK3.HZWzG3YB1tlRy.fqvM/BG',
+      'ROLE_USER',
+    ])
+    const captured = captureLog()
+    await using role = await startRole(captured.log)
+    expect(captured.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        columns: {
+          username: 'latin1',
+          email: 'latin1',
+          firstname: 'latin1',
+          lastname: 'latin1',
+          password: 'latin1',
+          role: 'latin1',
+        },
+      }),
+    )
+
+    const emojiName = await call(role, 'POST', '/user', user('anna', { firstname: emoji }))
+    expect(emojiName.status).toBe(400)
+    expect(emojiName.apierror).toMatchObject({
+      message: 'Validation error',
+      subErrors: [
+        {
+          object: 'user',
+          field: 'firstname',
+          rejectedValue: emoji,
+          message: 'contains characters the database cannot store (latin1)',
+        },
+      ],
+    })
+    const nonLatin = await call(role, 'POST', '/user', user(cyrillic, { email: 'julia@example.com', lastname: '王' }))
+    expect(nonLatin.status).toBe(400)
+    expect(nonLatin.apierror?.subErrors?.map((e) => e.field)).toEqual(['username', 'lastname'])
+    const [{ n }] = (await testDb.query<{ n: number }>('select count(*) as n from users')) as [{ n: number }]
+    expect(Number(n)).toBe(1)
+
+    for (const name of [emoji, cyrillic]) {
+      const path = encodeURIComponent(name)
+      for (const [method, route] of [
+        ['GET', `/user/${path}`],
+        ['DELETE', `/user/${path}`],
+        ['GET', `/status/${path}`],
+        ['GET', `/user/activate/${path}`],
+      ] as const) {
+        const answer = await call(role, method, route)
+        expect({ route, status: answer.status, message: messageOf(answer) }).toEqual({
+          route,
+          status: 404,
+          message: `User with user name ${name} doesn't exist!`,
+        })
+      }
+    }
+    const put = await call(role, 'PUT', '/user', {
+      username: 'josé',
+      email: 'jose@example.com',
+      firstname: 'J',
+      lastname: emoji,
+    })
+    expect(put.status).toBe(400)
+    expect(
+      await call(role, 'PUT', '/user', { username: cyrillic, email: 'x@example.com', firstname: 'J', lastname: 'L' }),
+    ).toMatchObject({
+      status: 404,
+    })
+
+    // Latin-1, and MySQL's latin1 is Windows-1252: the euro sign fits too.
+    expect(
+      (
+        await call(
+          role,
+          'POST',
+          '/user',
+          user('zoë', { email: 'zoe@example.com', firstname: 'Zoë', lastname: 'Ünal €' }),
+        )
+      ).status,
+    ).toBe(200)
+    expect((await call(role, 'GET', `/user/${encodeURIComponent('zoë')}`)).body).toMatchObject({
+      username: 'zoë',
+      firstname: 'Zoë',
+      lastname: 'Ünal €',
+    })
+    const list = await call(role, 'GET', '/users')
+    expect(list.status).toBe(200)
+    expect(list.body).toEqual([
+      expect.objectContaining({ username: 'josé', firstname: 'José', lastname: 'Müller' }),
+      expect.objectContaining({ username: 'zoë' }),
+    ])
+  })
+
+  test('GIVEN the table the migrations create (utf8mb4) THEN emoji and any script are stored as sent', async () => {
+    await using role = await startRole()
+    expect(
+      (await call(role, 'POST', '/user', user(cyrillic, { email: 'julia@example.com', firstname: emoji }))).status,
+    ).toBe(200)
+    expect((await call(role, 'GET', `/user/${encodeURIComponent(cyrillic)}`)).body).toMatchObject({
+      username: cyrillic,
+      firstname: emoji,
+    })
+    expect(await call(role, 'GET', `/user/${encodeURIComponent('nobody 😀')}`)).toMatchObject({ status: 404 })
+  })
+})
