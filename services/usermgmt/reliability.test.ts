@@ -59,11 +59,15 @@ interface Harness {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-async function startRole(config: DatabaseConfig, options: MysqlOptions, pollMs = 200): Promise<Harness> {
+async function startRole(
+  config: DatabaseConfig,
+  options: MysqlOptions,
+  { pollMs = 200, notificationBaseUrl = notification.url } = {},
+): Promise<Harness> {
   const database = createMysqlDatabase(config, options)
   const role = startUsermgmt({
     database,
-    notificationBaseUrl: notification.url,
+    notificationBaseUrl,
     port: 0,
     log: captureLog().log,
     migrationRetryMs: 100,
@@ -157,17 +161,21 @@ describe('a MariaDB process frozen with SIGSTOP', () => {
     return Number(rows[0]?.n ?? 0)
   }
 
-  test('GIVEN reads and writes waiting on a frozen database THEN each gets a 503 with Retry-After within a few deadlines, and after the thaw the role serves, delivers mail and holds no leaked connection', async () => {
+  test('GIVEN reads and writes waiting on a frozen database THEN each gets a 503 with Retry-After within a few deadlines, and after the thaw the role serves, its outbox delivers again and it holds no leaked connection', async () => {
     const config = await server.createDatabase()
     const limit = 4
-    await using harness = await startRole(config, {
-      connectionLimit: limit,
-      acquireTimeoutMs: 1000,
-      queryTimeoutMs: 1000,
-      probeTimeoutMs: 500,
-    })
+    await using notificationPath = await startTcpProxy({ host: '127.0.0.1', port: notification.server.port })
+    await using harness = await startRole(
+      config,
+      { connectionLimit: limit, acquireTimeoutMs: 1000, queryTimeoutMs: 1000, probeTimeoutMs: 500 },
+      { notificationBaseUrl: `http://127.0.0.1:${notificationPath.port}` },
+    )
+    sink.clear()
     expect((await harness.send('POST', '/user', newUser('alice'))).status).toBe(200)
     await sink.waitFor(1)
+    // A mail that has to wait in the outbox across the freeze: notification is out of reach until after it.
+    await notificationPath.cut()
+    expect((await harness.send('POST', '/user', newUser('queued'))).status).toBe(200)
 
     server.freeze()
     let answers: Answer[]
@@ -180,6 +188,9 @@ describe('a MariaDB process frozen with SIGSTOP', () => {
     expectAllUnavailable(answers, 20_000)
 
     await waitUntil(async () => expect((await harness.send('GET', '/users')).status).toBe(200), 30_000)
+    // Nothing kicks the outbox now: only its own polling, which the freeze must not have stopped, sends this.
+    await notificationPath.restore()
+    await waitUntil(() => expect(sink.messages().map((m) => m.to)).toContain('queued@example.com'), 30_000)
     sink.clear()
     expect((await harness.send('POST', '/user', newUser('afterthaw'))).status).toBe(200)
     const [mail] = await sink.waitFor(1)
@@ -287,7 +298,7 @@ describe('more concurrent requests than the pool and its queue hold', () => {
     await using harness = await startRole(
       testDb.config,
       { connectionLimit: 10, queueLimit: 20, acquireTimeoutMs: 120_000, queryTimeoutMs: 120_000 },
-      3_600_000,
+      { pollMs: 3_600_000 },
     )
     await waitUntil(() => expect(harness.database.poolStats()).toEqual({ inUse: 0, waiting: 0 }))
     // Another session holds the table, so the 10 reads in flight and the 20 queued wait until it lets go.
