@@ -71,7 +71,8 @@ async function startRole(
     port: 0,
     log: captureLog().log,
     migrationRetryMs: 100,
-    outbox: { retryBaseMs: 50, retryMaxMs: 500, pollMs },
+    // A delivery the freeze interrupts stays claimed until its claim runs out: short here, a minute by default.
+    outbox: { retryBaseMs: 50, retryMaxMs: 500, pollMs, claimMs: 2000 },
   })
   await waitUntil(async () => expect((await fetch(`${role.url}/usermgmt/health/readiness`)).status).toBe(200), 60_000)
   const send = async (method: string, path: string, body?: unknown): Promise<Answer> => {
@@ -140,9 +141,12 @@ async function expectNoLeak(harness: Harness, limit: number, countConnections?: 
   if (countConnections) {
     await waitUntil(async () => expect(await countConnections()).toBeLessThanOrEqual(limit), 30_000)
   }
-  // A pool that had lost connections would now leave some of these waiting until their deadline.
-  const answers = await Promise.all(Array.from({ length: limit * 3 }, () => harness.send('GET', '/users')))
-  expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200))
+  // A pool that had lost or kept broken connections would never again serve a round like this one in full; a
+  // merely slow machine does, on some attempt.
+  await waitUntil(async () => {
+    const answers = await Promise.all(Array.from({ length: limit * 3 }, () => harness.send('GET', '/users')))
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200))
+  }, 30_000)
 }
 
 describe('a MariaDB process frozen with SIGSTOP', () => {
