@@ -1,7 +1,7 @@
 // A MariaDB server of a test's own (own data directory, own port), for what the shared server must never be put
 // through: frozen with SIGSTOP, killed, or started with TLS only.
-import { randomBytes } from 'node:crypto'
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -38,17 +38,21 @@ export interface MariadbServer {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-let template: string | undefined
-
-// mariadb-install-db takes seconds; each server copies one installed data directory instead.
+/**
+ * mariadb-install-db takes seconds, so one installed data directory per MariaDB version is kept in the temporary
+ * folder and each server copies it. It is installed beside its final place and renamed there, so test processes
+ * starting together never see a half-installed one.
+ */
 function installedDataDir(): string {
-  if (template) return template
-  const dir = join(mkdtempSync(join(tmpdir(), 'mariadb-template-')), 'data')
+  const version = Bun.spawnSync(['/usr/sbin/mariadbd', '--version'], { stdout: 'pipe' }).stdout.toString().trim()
+  const dir = join(tmpdir(), `app-test-mariadb-${createHash('sha256').update(version).digest('hex').slice(0, 12)}`)
+  if (existsSync(join(dir, 'data', 'mysql'))) return join(dir, 'data')
+  const staging = mkdtempSync(join(tmpdir(), 'app-test-mariadb-install-'))
   const install = Bun.spawnSync(
     [
       'mariadb-install-db',
       '--no-defaults',
-      `--datadir=${dir}`,
+      `--datadir=${join(staging, 'data')}`,
       '--auth-root-authentication-method=normal',
       '--skip-test-db',
       '--skip-name-resolve',
@@ -59,10 +63,16 @@ function installedDataDir(): string {
     { stdout: 'pipe', stderr: 'pipe' },
   )
   if (install.exitCode !== 0) {
+    rmSync(staging, { recursive: true, force: true })
     throw new Error(`mariadb-install-db failed: ${install.stdout.toString()}${install.stderr.toString()}`)
   }
-  template = dir
-  return dir
+  try {
+    renameSync(staging, dir)
+  } catch {
+    // Another test process got there first: use its copy.
+    rmSync(staging, { recursive: true, force: true })
+  }
+  return join(dir, 'data')
 }
 
 function freeTcpPort(): Promise<number> {
@@ -77,45 +87,78 @@ function freeTcpPort(): Promise<number> {
   })
 }
 
-/** Starts `mariadbd` in a temporary directory on a free port; `stop()` kills it and removes the directory. */
-export async function startMariadbServer(options: MariadbServerOptions = {}): Promise<MariadbServer> {
+interface Booted {
+  readonly root: string
+  readonly port: number
+  readonly child: ReturnType<typeof Bun.spawn>
+  readonly admin: Awaited<ReturnType<typeof createConnection>>
+}
+
+async function boot(options: MariadbServerOptions): Promise<Booted> {
   const root = mkdtempSync(join(tmpdir(), 'mariadb-'))
   const dataDir = join(root, 'data')
-  cpSync(installedDataDir(), dataDir, { recursive: true })
   const socketPath = join(root, 'mariadb.sock')
   const errorLog = join(root, 'error.log')
+  cpSync(installedDataDir(), dataDir, { recursive: true })
   const port = await freeTcpPort()
-  const args = [
-    '/usr/sbin/mariadbd',
-    '--no-defaults',
-    `--datadir=${dataDir}`,
-    `--socket=${socketPath}`,
-    `--pid-file=${join(root, 'mariadb.pid')}`,
-    `--log-error=${errorLog}`,
-    `--port=${port}`,
-    '--bind-address=127.0.0.1',
-    '--skip-name-resolve',
-    '--innodb-log-file-size=4M',
-    '--innodb-buffer-pool-size=16M',
-    '--performance-schema=OFF',
-    ...(process.getuid?.() === 0 ? ['--user=root'] : []),
-    ...(options.tls
-      ? [`--ssl-ca=${options.tls.caFile}`, `--ssl-cert=${options.tls.certFile}`, `--ssl-key=${options.tls.keyFile}`]
-      : []),
-    ...(options.requireSecureTransport ? ['--require-secure-transport=ON'] : []),
-  ]
-  const child = Bun.spawn(args, { stdout: 'ignore', stderr: 'ignore' })
-  let stopped = false
-  const admin = await waitUntil(
-    async () => {
-      if (child.exitCode !== null) {
-        throw new Error(`mariadbd exited with ${child.exitCode}: ${readFileSync(errorLog, 'utf8').slice(-2000)}`)
-      }
-      return createConnection({ socketPath, user: 'root', password: '' })
-    },
-    60_000,
-    100,
+  const child = Bun.spawn(
+    [
+      '/usr/sbin/mariadbd',
+      '--no-defaults',
+      `--datadir=${dataDir}`,
+      `--socket=${socketPath}`,
+      `--pid-file=${join(root, 'mariadb.pid')}`,
+      `--log-error=${errorLog}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--skip-name-resolve',
+      '--innodb-log-file-size=4M',
+      '--innodb-buffer-pool-size=16M',
+      '--performance-schema=OFF',
+      ...(process.getuid?.() === 0 ? ['--user=root'] : []),
+      ...(options.tls
+        ? [`--ssl-ca=${options.tls.caFile}`, `--ssl-cert=${options.tls.certFile}`, `--ssl-key=${options.tls.keyFile}`]
+        : []),
+      ...(options.requireSecureTransport ? ['--require-secure-transport=ON'] : []),
+    ],
+    { stdout: 'ignore', stderr: 'ignore' },
   )
+  try {
+    const admin = await waitUntil(
+      async () => {
+        if (child.exitCode !== null) {
+          throw new Error(`mariadbd exited with ${child.exitCode}: ${readFileSync(errorLog, 'utf8').slice(-2000)}`)
+        }
+        return createConnection({ socketPath, user: 'root', password: '' })
+      },
+      60_000,
+      100,
+    )
+    return { root, port, child, admin }
+  } catch (error) {
+    child.kill('SIGKILL')
+    await child.exited
+    rmSync(root, { recursive: true, force: true })
+    throw error
+  }
+}
+
+/** Starts `mariadbd` in a temporary directory on a free port; `stop()` kills it and removes the directory. */
+export async function startMariadbServer(options: MariadbServerOptions = {}): Promise<MariadbServer> {
+  let booted: Booted | undefined
+  // The free port can be taken by someone else before mariadbd binds it: then try another.
+  for (let attempt = 1; booted === undefined; attempt++) {
+    try {
+      booted = await boot(options)
+    } catch (error) {
+      if (attempt >= 3 || !String(error).includes('Address already in use')) throw error
+    }
+  }
+  const { root, port, child, admin } = booted
+  // A test process that dies without stopping its servers must not leave them running.
+  const killOnExit = () => child.kill('SIGKILL')
+  process.once('exit', killOnExit)
+  let stopped = false
   const query = async <TRow>(sql: string, values: unknown[] = []) => {
     const [rows] = await admin.query(sql, values)
     return rows as TRow[]
@@ -123,6 +166,7 @@ export async function startMariadbServer(options: MariadbServerOptions = {}): Pr
   const stop = async () => {
     if (stopped) return
     stopped = true
+    process.off('exit', killOnExit)
     admin.destroy()
     child.kill('SIGCONT')
     child.kill('SIGKILL')
