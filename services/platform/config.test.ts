@@ -1,5 +1,9 @@
 import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
+import { testCertificate } from '../testing'
 import { formatApiTimestamp, inferRole, loadConfig, Secret } from '.'
 
 describe('loadConfig', () => {
@@ -81,6 +85,75 @@ describe('loadConfig', () => {
         '--port: must be a port number from 0 to 65535 (got "-1")',
       ],
     })
+  })
+})
+
+describe('DB_SSL_MODE and DB_SSL_CA', () => {
+  const dbTls = (env: Record<string, string>) => {
+    const result = loadConfig('usermgmt', env)
+    return result.ok && result.value.role === 'usermgmt' ? { ok: true, tls: result.value.db.tls } : result
+  }
+
+  test('unset keeps the plain connection the original made; the other modes need no CA', () => {
+    expect(dbTls({})).toEqual({ ok: true, tls: undefined })
+    expect(dbTls({ DB_SSL_MODE: 'DISABLED' })).toEqual({ ok: true, tls: { mode: 'DISABLED', ca: undefined } })
+    expect(dbTls({ DB_SSL_MODE: 'preferred' })).toEqual({ ok: true, tls: { mode: 'PREFERRED', ca: undefined } })
+    expect(dbTls({ DB_SSL_MODE: 'REQUIRED' })).toEqual({ ok: true, tls: { mode: 'REQUIRED', ca: undefined } })
+  })
+
+  test('the verifying modes take the RDS CA set or a PEM file, read at start-up', () => {
+    expect(dbTls({ DB_SSL_MODE: 'VERIFY_IDENTITY', DB_SSL_CA: 'rds' })).toEqual({
+      ok: true,
+      tls: { mode: 'VERIFY_IDENTITY', ca: { kind: 'rds' } },
+    })
+    const { certFile, cert } = testCertificate()
+    expect(dbTls({ DB_SSL_MODE: 'VERIFY_CA', DB_SSL_CA: certFile })).toEqual({
+      ok: true,
+      tls: { mode: 'VERIFY_CA', ca: { kind: 'file', path: certFile, pem: cert } },
+    })
+  })
+
+  test('refuses, in one pass, a mode that is not one, a verifying mode without a CA, and a CA that would be ignored', () => {
+    expect(dbTls({ DB_SSL_MODE: 'ON', DB_PORT: 'x' })).toEqual({
+      ok: false,
+      problems: [
+        'DB_PORT: must be a port number from 1 to 65535 (got "x")',
+        'DB_SSL_MODE: must be one of DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY (got "ON")',
+      ],
+    })
+    expect(dbTls({ DB_SSL_MODE: 'VERIFY_IDENTITY', DB_PORT: 'x' })).toEqual({
+      ok: false,
+      problems: [
+        'DB_PORT: must be a port number from 1 to 65535 (got "x")',
+        "DB_SSL_CA: is required with DB_SSL_MODE=VERIFY_IDENTITY: a PEM file of the CA that signed the server's certificate, or rds (not set)",
+      ],
+    })
+    expect(dbTls({ DB_SSL_MODE: 'REQUIRED', DB_SSL_CA: 'rds' })).toEqual({
+      ok: false,
+      problems: [
+        'DB_SSL_CA: is used only with DB_SSL_MODE=VERIFY_CA or VERIFY_IDENTITY (the other modes do not check certificates) (got "rds")',
+      ],
+    })
+    expect(dbTls({ DB_SSL_CA: 'rds' })).toMatchObject({ ok: false })
+  })
+
+  test('refuses a CA file that cannot be read or holds no certificate', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ca-'))
+    const notPem = join(dir, 'not.pem')
+    writeFileSync(notPem, 'hello')
+    const broken = join(dir, 'broken.pem')
+    writeFileSync(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')
+    const problem = (file: string) => {
+      const result = dbTls({ DB_SSL_MODE: 'VERIFY_IDENTITY', DB_SSL_CA: file })
+      return 'problems' in result ? result.problems : result
+    }
+    expect(problem(join(dir, 'missing.pem'))).toEqual([
+      `DB_SSL_CA: cannot read ${dir}/missing.pem (ENOENT) (got "${dir}/missing.pem")`,
+    ])
+    expect(problem(notPem)).toEqual([`DB_SSL_CA: ${notPem} holds no PEM certificate (got "${notPem}")`])
+    expect(problem(broken)).toEqual([
+      `DB_SSL_CA: ${broken}: certificate 1 of 1 is not a valid certificate (got "${broken}")`,
+    ])
   })
 })
 

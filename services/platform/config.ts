@@ -1,3 +1,5 @@
+import { X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import type { Env, Parsed } from './cli'
 import { type LogLevel, logLevels } from './logger'
@@ -48,12 +50,29 @@ interface CommonConfig {
   readonly xray: XrayConfig
 }
 
+/** DB_SSL_MODE: the MySQL client's --ssl-mode values, with the same meanings. */
+export const databaseSslModes = ['DISABLED', 'PREFERRED', 'REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY'] as const
+export type DatabaseSslMode = (typeof databaseSslModes)[number]
+
+/** DB_SSL_CA: the CA certificates the server's certificate must chain to. */
+export type DatabaseCa =
+  | { readonly kind: 'rds' }
+  | { readonly kind: 'file'; readonly path: string; readonly pem: string }
+
+export interface DatabaseTls {
+  readonly mode: DatabaseSslMode
+  /** Set exactly when the mode is VERIFY_CA or VERIFY_IDENTITY. */
+  readonly ca: DatabaseCa | undefined
+}
+
 export interface DatabaseConfig {
   readonly host: string
   readonly port: number
   readonly name: string
   readonly user: string
   readonly password: Secret
+  /** DB_SSL_MODE and DB_SSL_CA. @default undefined: no TLS, as the original connected */
+  readonly tls?: DatabaseTls | undefined
 }
 
 /** Who may call usermgmt's data endpoints (AUTH_*). */
@@ -326,6 +345,12 @@ const xrayEnv = {
     .optional(),
 }
 
+const sslMode = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .pipe(z.enum(databaseSslModes, { error: `must be one of ${databaseSslModes.join(', ')}` }))
+
 const usermgmtEnv = z.object({
   ...xrayEnv,
   DB_HOSTNAME: host.default('localhost'),
@@ -337,6 +362,7 @@ const usermgmtEnv = z.object({
     .default('usermgmt'),
   DB_USERNAME: z.string().min(1, 'must not be empty').max(80, 'must be at most 80 characters').default('root'),
   DB_PASSWORD: z.string().max(256, 'must be at most 256 characters').default(''),
+  DB_SSL_MODE: sslMode.optional(),
   NOTIFICATION_SERVICE_HOST: host.default('localhost'),
   NOTIFICATION_SERVICE_PORT: port.default(8096),
   NOTIFICATION_AUTH_TOKEN: serviceToken.optional(),
@@ -385,6 +411,57 @@ function mailCredentialProblems(values: Readonly<Record<string, string>>): z.cor
       message: 'is required unless AWS_MAIL_SERVER_TLS=none',
       input: undefined,
     }))
+}
+
+const verifyingModes: readonly DatabaseSslMode[] = ['VERIFY_CA', 'VERIFY_IDENTITY']
+
+/** The CA named by DB_SSL_CA, read and checked now, so a bad file stops start-up instead of every connection. */
+function readCa(value: string): { ca: DatabaseCa } | { problem: string } {
+  if (value.toLowerCase() === 'rds') return { ca: { kind: 'rds' } }
+  let pem: string
+  try {
+    pem = readFileSync(value, 'utf8')
+  } catch (error) {
+    const code = (error as { code?: unknown }).code
+    return { problem: `cannot read ${value} (${typeof code === 'string' ? code : String(error)})` }
+  }
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  if (blocks.length === 0) return { problem: `${value} holds no PEM certificate` }
+  for (const [index, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block)
+    } catch {
+      return { problem: `${value}: certificate ${index + 1} of ${blocks.length} is not a valid certificate` }
+    }
+  }
+  return { ca: { kind: 'file', path: value, pem } }
+}
+
+/** DB_SSL_MODE and DB_SSL_CA together: a CA exactly when the mode verifies, and a readable one. */
+function databaseTls(
+  mode: DatabaseSslMode | undefined,
+  caValue: string | undefined,
+): { tls: DatabaseTls | undefined } | { issues: z.core.$ZodIssue[] } {
+  const issue = (message: string): { issues: z.core.$ZodIssue[] } => ({
+    issues: [{ code: 'custom', path: ['DB_SSL_CA'], message, input: caValue }],
+  })
+  const verifies = mode !== undefined && verifyingModes.includes(mode)
+  if (caValue === '') return issue('must be a file path or rds')
+  if (!verifies) {
+    if (caValue !== undefined) {
+      return issue(
+        'is used only with DB_SSL_MODE=VERIFY_CA or VERIFY_IDENTITY (the other modes do not check certificates)',
+      )
+    }
+    return { tls: mode === undefined ? undefined : { mode, ca: undefined } }
+  }
+  if (caValue === undefined) {
+    return issue(
+      `is required with DB_SSL_MODE=${mode}: a PEM file of the CA that signed the server's certificate, or rds`,
+    )
+  }
+  const read = readCa(caValue)
+  return 'problem' in read ? issue(read.problem) : { tls: { mode, ca: read.ca } }
 }
 
 const devEnv = z.object({
@@ -461,8 +538,17 @@ type WithoutPort<T> = Omit<T, 'port'>
 
 function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<WithoutPort<UsermgmtConfig>> {
   const parsed = usermgmtEnv.safeParse(values)
-  const issues = [...(parsed.success ? [] : parsed.error.issues), ...authProblems(values)]
-  if (!parsed.success || issues.length > 0) return { ok: false, problems: describeProblems(issues, env) }
+  // Checked beside the schema, on the raw values, so these problems come in the same pass as every other.
+  const mode = sslMode.optional().safeParse(values['DB_SSL_MODE'])
+  const tls = mode.success ? databaseTls(mode.data, values['DB_SSL_CA']?.trim()) : { tls: undefined }
+  const issues = [
+    ...(parsed.success ? [] : parsed.error.issues),
+    ...('issues' in tls ? tls.issues : []),
+    ...authProblems(values),
+  ]
+  if (!parsed.success || 'issues' in tls || issues.length > 0) {
+    return { ok: false, problems: describeProblems(issues, env) }
+  }
   const e = parsed.data
   return {
     ok: true,
@@ -476,6 +562,7 @@ function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<
         name: e.DB_NAME,
         user: e.DB_USERNAME,
         password: new Secret(e.DB_PASSWORD),
+        tls: tls.tls,
       },
       notification: { host: e.NOTIFICATION_SERVICE_HOST, port: e.NOTIFICATION_SERVICE_PORT },
       auth:

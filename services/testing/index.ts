@@ -12,6 +12,14 @@ export {
 export { type CapturedLog, captureLog } from './logs'
 export { createTestDatabase, type TestDatabase, testServer } from './mariadb'
 export {
+  type MariadbServer,
+  type MariadbServerOptions,
+  type ServerTlsFiles,
+  startMariadbServer,
+  type TestCertificateAuthority,
+  testCertificateAuthority,
+} from './mariadb-server'
+export {
   createSigningKey,
   type OidcIssuer,
   type SigningKey,

@@ -238,6 +238,7 @@ describe('usermgmt with AUTH_MODE=jwt', () => {
       notifications: createNotificationClient({ baseUrl: 'http://127.0.0.1:9' }),
       schema: () => ({ ready: true, lastError: undefined }),
       outbox: () => undefined,
+      ready: async () => true,
     }).routes.map((route) => `${route.method} ${route.path}`)
     await database.destroy()
     // The access table covers exactly the routes there are.

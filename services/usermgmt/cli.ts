@@ -11,14 +11,18 @@ import {
   parseFlags,
   printUsage,
 } from '../platform'
-import { createMysqlDatabase, type OutboxStatus, type UsermgmtDatabase } from './db'
+import type { UsermgmtDatabase } from './db'
+import { describeDatabaseError } from './db-errors'
+import { createMysqlDatabase } from './db-mysql'
+import type { OutboxStatus } from './db-schema'
 import { countOutbox, listOutbox, type OutboxEntry, requeueFailed } from './outbox'
 import { migrateOnce } from './serve'
 
 const usage = `Usage: app migrate
 
 Creates or adopts the usermgmt schema in the database named by DB_HOSTNAME, DB_PORT, DB_NAME,
-DB_USERNAME and DB_PASSWORD, then exits: 0 when up to date, 1 when a migration failed.
+DB_USERNAME and DB_PASSWORD (over TLS as DB_SSL_MODE and DB_SSL_CA say), then exits: 0 when up
+to date, 1 when a migration failed, with the database's own error.
 The server also runs this at start-up; replicas take a MySQL named lock so they never race.
 
 Options:
@@ -33,8 +37,9 @@ export const migrateCommand: Command = {
     if (config.role !== 'usermgmt') return 0
     const report = await migrateOnce(config)
     if (!report.ok) {
-      const reason = report.error instanceof Error ? report.error.message : String(report.error)
-      throw new CliProblems([`migration of ${report.database} failed: ${reason}`], 1)
+      // The database's own words (ER_BAD_DB_ERROR: Unknown database 'x'), not the 503's "Database unavailable".
+      const { reason, hint } = describeDatabaseError(report.error)
+      throw new CliProblems([`migration of ${report.database} failed: ${reason}${hint ? `; ${hint}` : ''}`], 1)
     }
     process.stdout.write(
       report.applied.length === 0

@@ -1,5 +1,7 @@
 export { migrateCommand, outboxCommand } from './cli'
-export { createMysqlDatabase, createSqliteDatabase, type MysqlOptions, type UsermgmtDatabase } from './db'
+export type { UsermgmtDatabase } from './db'
+export { createMysqlDatabase, type MysqlOptions } from './db-mysql'
+export { createSqliteDatabase } from './db-sqlite'
 export { type MigrationReport, migrateToLatest } from './migrations'
 export type { OutboxOptions } from './outbox'
 export { migrateOnce, serveUsermgmt } from './serve'

@@ -1,5 +1,6 @@
 import { type Kysely, type Migration, type MigrationProvider, type MigrationResultSet, Migrator, sql } from 'kysely'
-import type { SqlDialectName, UsermgmtDatabase } from './db'
+import type { UsermgmtDatabase } from './db'
+import type { SqlDialectName } from './db-schema'
 
 // Migrations take Kysely<unknown>: they describe the schema as it was at their time, not as the code sees it now.
 type AnyDb = Kysely<unknown>
@@ -86,7 +87,7 @@ export async function migrateToLatest(database: UsermgmtDatabase): Promise<Migra
   const migrator = new Migrator({ db: database.db, provider: provider(database.dialect) })
   let resultSet: MigrationResultSet
   try {
-    resultSet = await migrator.migrateToLatest()
+    resultSet = await database.migrating(() => migrator.migrateToLatest())
   } catch (error) {
     return { ok: false, applied: [], error }
   }

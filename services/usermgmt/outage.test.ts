@@ -11,7 +11,10 @@ beforeAll(async () => {
   testDb = await createTestDatabase()
   proxy = await startTcpProxy({ host: testDb.config.host, port: testDb.config.port })
   role = startUsermgmt({
-    database: createMysqlDatabase({ ...testDb.config, host: '127.0.0.1', port: proxy.port }, { timeoutMs: 1500 }),
+    database: createMysqlDatabase(
+      { ...testDb.config, host: '127.0.0.1', port: proxy.port },
+      { acquireTimeoutMs: 1500, queryTimeoutMs: 1500 },
+    ),
     notificationBaseUrl: 'http://127.0.0.1:9',
     port: 0,
     log: captured.log,
@@ -56,7 +59,7 @@ test('GIVEN the database goes away THEN requests get fast 503 ApiErrors, readine
   expect(create.response.status).toBe(503)
   const ready = await timed('/usermgmt/health/readiness')
   expect(ready.response.status).toBe(503)
-  expect(ready.body).toMatchObject({ status: 'DOWN', database: { status: 'DOWN' } })
+  expect(ready.body).toEqual({ status: 'DOWN' })
   // The course's readiness path stays what it was: the process is up.
   expect((await fetch(`${role.url}/usermgmt/health-status`)).status).toBe(200)
 
@@ -80,6 +83,37 @@ test('GIVEN the database goes away THEN requests get fast 503 ApiErrors, readine
   expect((await fetch(`${role.url}/usermgmt/health/readiness`)).status).toBe(200)
 })
 
+test('readiness tells the world only UP or DOWN, and the log why: once per change, not once per probe', async () => {
+  const readiness = () => timed('/usermgmt/health/readiness')
+  const logged = (message: string) => captured.lines.filter((line) => line['message'] === message)
+  const up = await readiness()
+  expect({ status: up.response.status, body: up.body }).toEqual({ status: 200, body: { status: 'UP' } })
+
+  await proxy.cut()
+  const before = logged('not ready').length
+  for (let i = 0; i < 3; i++) {
+    const down = await readiness()
+    expect({ status: down.response.status, body: down.body }).toEqual({ status: 503, body: { status: 'DOWN' } })
+  }
+  const lines = logged('not ready').slice(before)
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatchObject({
+    level: 'warn',
+    component: 'readiness',
+    database: `${testDb.config.name}@127.0.0.1`,
+    reason: 'the database does not answer',
+    error: { message: 'Database unavailable', cause: { code: 'ECONNREFUSED' } },
+  })
+
+  await proxy.restore()
+  await waitUntil(async () => expect((await readiness()).response.status).toBe(200))
+  expect(logged('ready').at(-1)).toMatchObject({
+    level: 'info',
+    database: `${testDb.config.name}@127.0.0.1`,
+    outbox: { pending: expect.any(Number), delivered: expect.any(Number), failed: expect.any(Number) },
+  })
+})
+
 test('GIVEN the database black-holes connections THEN requests still end with a 503 within the timeout, never hang', async () => {
   await proxy.stall()
   // Pooled connections were reset by the stall; new ones get no handshake at all.
@@ -97,7 +131,10 @@ test('GIVEN the database is down at start-up THEN the role listens, answers 503,
   await late.cut()
   try {
     await using lateRole = startUsermgmt({
-      database: createMysqlDatabase({ ...fresh.config, host: '127.0.0.1', port: late.port }, { timeoutMs: 1000 }),
+      database: createMysqlDatabase(
+        { ...fresh.config, host: '127.0.0.1', port: late.port },
+        { acquireTimeoutMs: 1000, queryTimeoutMs: 1000 },
+      ),
       notificationBaseUrl: 'http://127.0.0.1:9',
       port: 0,
       log: captureLog().log,

@@ -1,6 +1,7 @@
 import { type Logger, mailDeliveryDeadlineMs } from '../platform'
 import type { Tracer } from '../xray'
-import type { OutboxStatus, UsermgmtDb } from './db'
+import type { UsermgmtDb } from './db'
+import type { OutboxStatus } from './db-schema'
 import { type NotificationClient, UpstreamStatusError } from './notification-client'
 import type { NotificationRequest } from './schemas'
 

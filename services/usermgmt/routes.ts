@@ -12,8 +12,9 @@ import {
   validateParam,
 } from '../platform'
 import type { UsermgmtDatabase } from './db'
+import { databaseUnavailable } from './db-errors'
 import type { NotificationClient } from './notification-client'
-import type { OutboxDeliverer, OutboxStats } from './outbox'
+import type { OutboxDeliverer } from './outbox'
 import { accountCreatedMail, isValidPassword, newUser, usernameParam, userUpdate } from './schemas'
 import { activateUser, createUser, deleteUser, getUser, listUsers, toggleUserStatus, updateUser } from './users'
 
@@ -28,6 +29,8 @@ export interface UsermgmtRouteDeps {
   readonly notifications: NotificationClient
   readonly schema: () => SchemaState
   readonly outbox: () => OutboxDeliverer | undefined
+  /** Whether the role can serve now (see readiness.ts); the endpoint says only UP or DOWN. */
+  readonly ready: () => Promise<boolean>
   /** The trace header to store with an outbox entry, so the later mail continues this request's trace. */
   readonly traceHeaderOf?: () => string | undefined
   /** Checks bearer tokens (AUTH_MODE=jwt). @default none: every route is open, as the course runs it */
@@ -58,15 +61,6 @@ export const routeAccess: Readonly<Record<string, Permission | 'open'>> = {
 
 const healthText = 'User Management Service UP and RUNNING - V1'
 
-async function probeDatabase(database: UsermgmtDatabase): Promise<{ up: boolean; error?: string }> {
-  try {
-    await database.db.selectFrom('users').select('username').limit(1).execute()
-    return { up: true }
-  } catch (error) {
-    return { up: false, error: error instanceof Error ? error.message : String(error) }
-  }
-}
-
 export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
   const { database, notifications } = deps
   const db = database.db
@@ -75,7 +69,7 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
   const requireSchema = () => {
     const state = deps.schema()
     if (!state.ready) {
-      throw new AppError('unavailable', 'Database unavailable', { debugMessage: 'The schema is not migrated yet' })
+      throw databaseUnavailable({ debugMessage: 'The schema is not migrated yet' })
     }
   }
 
@@ -128,28 +122,8 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
     .get('/health-status', () => text(healthText))
     .get('/health/status', () => text('OK'))
     .get('/health/readiness', async () => {
-      const schema = deps.schema()
-      const probe = await probeDatabase(database)
-      let outbox: OutboxStats | { error: string } | null = null
-      if (probe.up && schema.ready) {
-        outbox = await (deps.outbox()?.stats() ?? Promise.resolve(null)).catch((error: unknown) => ({
-          error: error instanceof Error ? error.message : String(error),
-        }))
-      }
-      const up = probe.up && schema.ready
-      return json(
-        {
-          status: up ? 'UP' : 'DOWN',
-          database: {
-            status: probe.up ? 'UP' : 'DOWN',
-            name: database.label,
-            ...(probe.error ? { error: probe.error } : {}),
-          },
-          schema: { status: schema.ready ? 'UP' : 'DOWN', ...(schema.lastError ? { error: schema.lastError } : {}) },
-          outbox,
-        },
-        { status: up ? 200 : 503 },
-      )
+      const up = await deps.ready()
+      return json({ status: up ? 'UP' : 'DOWN' }, { status: up ? 200 : 503 })
     })
     .get('/notification-health-status', async () => text(await notifications.healthStatus()))
     .get('/notification-service-info', async () => text(await notifications.info()))

@@ -1,6 +1,6 @@
 import { authorizerFromConfig, type Logger, type UsermgmtConfig } from '../platform'
 import { tracerFromConfig } from '../xray'
-import { createMysqlDatabase } from './db'
+import { createMysqlDatabase } from './db-mysql'
 import { type MigrationReport, migrateToLatest } from './migrations'
 import { type RunningRole, startUsermgmt } from './start'
 
@@ -9,7 +9,7 @@ export function serveUsermgmt(config: UsermgmtConfig, log: Logger, version: stri
   return startUsermgmt({
     tracer: tracerFromConfig(config.xray, log, version),
     collectSqlQueries: config.xray.collectSqlQueries,
-    database: createMysqlDatabase(config.db),
+    database: createMysqlDatabase(config.db, { log: log.child({ component: 'database' }) }),
     notificationBaseUrl: `http://${config.notification.host}:${config.notification.port}`,
     port: config.port,
     log,

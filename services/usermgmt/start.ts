@@ -13,9 +13,12 @@ import {
 } from '../platform'
 import { createDisabledTracer, type Tracer } from '../xray'
 import type { UsermgmtDatabase } from './db'
+import { learnColumnCharsets } from './db-charsets'
+import { describeDatabaseError } from './db-errors'
 import { migrateToLatest } from './migrations'
 import { createNotificationClient } from './notification-client'
 import { type OutboxDeliverer, type OutboxOptions, startOutboxDeliverer } from './outbox'
+import { createReadinessCheck } from './readiness'
 import { createUsermgmtRoutes, type SchemaState } from './routes'
 
 export interface UsermgmtOptions {
@@ -84,22 +87,43 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   const migrate = async (): Promise<void> => {
     attempts++
     const report = await tracer.untraced(() => migrateToLatest(database))
-    if (stopped) return
+    let failure: unknown = report.ok ? undefined : report.error
+    let narrowColumns: ReadonlyMap<string, string> = new Map()
     if (report.ok) {
+      try {
+        narrowColumns = await tracer.untraced(() => learnColumnCharsets(database))
+      } catch (error) {
+        failure = error
+      }
+    }
+    if (stopped) return
+    if (failure === undefined) {
       schema = { ready: true, lastError: undefined }
       version = await tracer.untraced(() => database.serverVersion())
       log.info('database schema is up to date', { database: database.label, applied: report.applied })
+      if (narrowColumns.size > 0) {
+        log.warn('the users table cannot store every character; values it cannot hold are answered 400', {
+          database: database.label,
+          columns: Object.fromEntries(narrowColumns),
+        })
+      }
       outbox = startOutboxDeliverer(
         { db: database.db, client: notifications, log: log.child({ component: 'outbox' }), tracer },
         options.outbox,
       )
       return
     }
-    const message = report.error instanceof Error ? report.error.message : String(report.error)
-    schema = { ready: false, lastError: message }
+    const { reason, hint } = describeDatabaseError(failure)
+    schema = { ready: false, lastError: reason }
     // Back off to at most 30 s, so a long outage is a line every 30 s, not every 2.
     const delay = Math.min(30_000, retryMs * 2 ** Math.min(attempts - 1, 10))
-    log.warn('database migration failed; retrying', { database: database.label, retryInMs: delay, error: report.error })
+    log.warn('database migration failed; retrying', {
+      database: database.label,
+      retryInMs: delay,
+      reason,
+      ...(hint ? { hint } : {}),
+      error: failure,
+    })
     retryTimer = setTimeout(() => {
       migrating = migrate()
     }, delay)
@@ -115,12 +139,19 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
       keyOf: (request) => clientAddressOf(request, (r) => server?.peerAddress(r)),
       what: 'Account creation per client address',
     })
+  const ready = createReadinessCheck({
+    database,
+    schema: () => schema,
+    outbox: () => outbox,
+    log: log.child({ component: 'readiness' }),
+  })
   const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
     createUsermgmtRoutes({
       database,
       notifications,
       schema: () => schema,
       outbox: () => outbox,
+      ready,
       traceHeaderOf: () => tracer.currentTraceHeader(),
       authorizer: options.authorizer,
       accountLimit,

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto'
+import { sql } from 'kysely'
 import { AppError } from '../platform'
-import { isDuplicateKey, type UsermgmtDb, type UsersTable } from './db'
+import { type UserTextColumn, unstorableFields } from './db-charsets'
+import { isDuplicateKey } from './db-errors'
+import type { UsermgmtDb, UsersTable } from './db-schema'
 import type { NewUser, NotificationRequest, UserUpdate, UserView } from './schemas'
 
 const appVersion = 'V1'
@@ -32,12 +35,32 @@ const notFound = (username: string) => new AppError('not_found', `User with user
 const usernameTaken = (username: string) => new AppError('duplicate', `User with user name ${username} already exists!`)
 const emailTaken = (email: string) => new AppError('duplicate', `User with email ${email} already exists!`)
 
+/** 400 with one sub-error per field the table's character set cannot hold (an adopted latin1 table). */
+async function requireStorable(db: UsermgmtDb, values: Partial<Record<UserTextColumn, string>>): Promise<void> {
+  const unstorable = await unstorableFields(db, values)
+  if (unstorable.length === 0) return
+  throw new AppError('invalid', 'Validation error', {
+    subErrors: unstorable.map(({ field, charset }) => ({
+      object: 'user',
+      field,
+      rejectedValue: values[field] ?? null,
+      message: `contains characters the database cannot store (${charset})`,
+    })),
+  })
+}
+
+/** A user name the table cannot hold belongs to nobody: 404, without asking the table (which would fail). */
+async function requireLookup(db: UsermgmtDb, username: string): Promise<void> {
+  if ((await unstorableFields(db, { username })).length > 0) throw notFound(username)
+}
+
 export async function listUsers(db: UsermgmtDb): Promise<UserView[]> {
   const rows = await db.selectFrom('users').select(visibleColumns).orderBy('username').execute()
   return rows.map(toView)
 }
 
 export async function getUser(db: UsermgmtDb, username: string): Promise<UserView> {
+  await requireLookup(db, username)
   const row = await db.selectFrom('users').select(visibleColumns).where('username', '=', username).executeTakeFirst()
   if (!row) throw notFound(username)
   return toView(row)
@@ -67,6 +90,8 @@ export async function createUser(
   mail: NotificationRequest,
   options: CreateUserOptions = {},
 ): Promise<void> {
+  const { username, email, role, firstname, lastname } = user
+  await requireStorable(db, { username, email, role, firstname, lastname })
   const hash = await Bun.password.hash(user.password, { algorithm: 'bcrypt', cost: bcryptCost })
   const now = Date.now()
   try {
@@ -116,6 +141,8 @@ export async function createUser(
 }
 
 export async function updateUser(db: UsermgmtDb, update: UserUpdate): Promise<void> {
+  await requireStorable(db, { email: update.email, firstname: update.firstname, lastname: update.lastname })
+  await requireLookup(db, update.username)
   try {
     await db.transaction().execute(async (trx) => {
       const owner = await emailOwner(trx, update.email)
@@ -141,28 +168,44 @@ export async function updateUser(db: UsermgmtDb, update: UserUpdate): Promise<vo
 }
 
 export async function deleteUser(db: UsermgmtDb, username: string): Promise<void> {
+  await requireLookup(db, username)
   const result = await db.deleteFrom('users').where('username', '=', username).executeTakeFirst()
   if (result.numDeletedRows === 0n) throw notFound(username)
 }
 
-/** GET /status/{username}: flips `enabled`. */
-export async function toggleUserStatus(db: UsermgmtDb, username: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const user = await getUser(trx, username)
-    await trx.updateTable('users').set({ enabled: !user.enabled }).where('username', '=', username).execute()
-  })
+async function exists(db: UsermgmtDb, username: string): Promise<boolean> {
+  const row = await db.selectFrom('users').select('username').where('username', '=', username).executeTakeFirst()
+  return row !== undefined
 }
 
+/** GET /status/{username}: flips `enabled` in one statement, so racing calls each flip it once. */
+export async function toggleUserStatus(db: UsermgmtDb, username: string): Promise<void> {
+  await requireLookup(db, username)
+  const result = await db
+    .updateTable('users')
+    .set({ enabled: sql<boolean>`not enabled` })
+    .where('username', '=', username)
+    .executeTakeFirst()
+  if (result.numUpdatedRows === 0n) throw notFound(username)
+}
+
+/** One conditional update: among racing activations exactly one changes the row, the rest are told it is done. */
 export async function activateUser(db: UsermgmtDb, username: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    const user = await getUser(trx, username)
-    if (user.enabled) throw new AppError('already_done', 'User already activated!')
-    await trx.updateTable('users').set({ enabled: true }).where('username', '=', username).execute()
-  })
+  await requireLookup(db, username)
+  const result = await db
+    .updateTable('users')
+    .set({ enabled: true })
+    .where('username', '=', username)
+    .where('enabled', '=', false)
+    .executeTakeFirst()
+  if (result.numUpdatedRows === 1n) return
+  if (!(await exists(db, username))) throw notFound(username)
+  throw new AppError('already_done', 'User already activated!')
 }
 
 /** Checks a password against the stored bcrypt hash, including the original's `$2a$` hashes. */
 export async function verifyPassword(db: UsermgmtDb, username: string, password: string): Promise<boolean> {
+  if ((await unstorableFields(db, { username })).length > 0) return false
   const row = await db.selectFrom('users').select('password').where('username', '=', username).executeTakeFirst()
   if (!row?.password.startsWith('$2')) return false
   return Bun.password.verify(password, row.password, 'bcrypt')
