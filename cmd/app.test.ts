@@ -47,11 +47,11 @@ describe('the CLI, as a compiled binary', () => {
     [['serv'], 'app: unknown command "serv" (did you mean serve?); see app --help'],
     [
       ['--bogus'],
-      'app: unknown option --bogus; a command comes first (serve, migrate, dev, manifests, status, console); see app --help',
+      'app: unknown option --bogus; a command comes first (serve, migrate, outbox, dev, manifests, status, console); see app --help',
     ],
     [
       ['--verison'],
-      'app: unknown option --verison (did you mean --version?); a command comes first (serve, migrate, dev, manifests, status, console); see app --help',
+      'app: unknown option --verison (did you mean --version?); a command comes first (serve, migrate, outbox, dev, manifests, status, console); see app --help',
     ],
     [['serve', '--prot', '80'], 'app: unknown option --prot for serve (did you mean --port?); see app serve --help'],
     [['serve', '--role'], 'app: --role needs a value: --role usermgmt|notification; see app serve --help'],

@@ -73,6 +73,7 @@ async function startRole(
     migrationRetryMs: 100,
     // A delivery the freeze interrupts stays claimed until its claim runs out: short here, a minute by default.
     outbox: { retryBaseMs: 50, retryMaxMs: 500, pollMs, claimMs: 2000 },
+    notificationSendDeadlineMs: 1500,
   })
   await waitUntil(async () => expect((await fetch(`${role.url}/usermgmt/health/readiness`)).status).toBe(200), 60_000)
   const send = async (method: string, path: string, body?: unknown): Promise<Answer> => {

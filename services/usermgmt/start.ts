@@ -30,6 +30,8 @@ export interface UsermgmtOptions {
   readonly hostname?: string
   readonly log: Logger
   readonly outbox?: OutboxOptions
+  /** How long one account mail's send may take; the outbox claim must outlast it. @default mailDeliveryDeadlineMs */
+  readonly notificationSendDeadlineMs?: number
   /** The X-Ray layer. @default tracing off */
   readonly tracer?: Tracer
   /** Put the SQL text (never its parameters) in SQL subsegments. @default false */
@@ -67,6 +69,7 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
     baseUrl: options.notificationBaseUrl,
     fetch: tracer.fetch,
     token: options.notificationToken,
+    ...(options.notificationSendDeadlineMs === undefined ? {} : { sendDeadlineMs: options.notificationSendDeadlineMs }),
   })
   let version: string | undefined
   database.instrument((query, run) =>
