@@ -52,6 +52,17 @@ export {
   statusOf,
 } from './errors'
 export { createServiceApp, readJson, validateBody, validateParam } from './http'
+export {
+  createKubernetesClient,
+  type KubernetesClient,
+  type KubernetesClientOptions,
+  KubernetesError,
+  type KubernetesObjectRef,
+  type KubernetesProblem,
+  type KubernetesResource,
+  type KubernetesSource,
+  type ListQuery,
+} from './kubernetes'
 export { type RunningService, runningService, type Stoppable, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
 export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
