@@ -242,10 +242,10 @@ describe('the Kubernetes adapter', () => {
       return 'found one'
     }
     expect(none({ HOME: '/nonexistent', KUBERNETES_SERVICE_HOST: '10.100.0.1' })).toBe(
-      'config: no kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod with a service account',
+      'no-kubeconfig: no kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod with a service account',
     )
     expect(none({ KUBECONFIG: '/nonexistent/a:/nonexistent/b' })).toBe(
-      'config: no kubeconfig found: no file of KUBECONFIG exists (/nonexistent/a:/nonexistent/b)',
+      'no-kubeconfig: no kubeconfig found: no file of KUBECONFIG exists (/nonexistent/a:/nonexistent/b)',
     )
     expect(none({ KUBECONFIG: kubeconfig('no-context', ['token: t'], { currentContext: '' }) })).toBe(
       'config: the kubeconfig sets no current-context',

@@ -18,10 +18,11 @@ export type KubernetesSource =
   | { readonly kind: 'in-cluster'; readonly api: HostPort; readonly serviceAccountDir: string }
 
 /**
- * Why a call failed: `config` is on this machine (no kubeconfig, unreadable, no credentials), `unreachable` and
- * `unauthorized` (401) mean no call can succeed, `forbidden` (403) and `failed` concern this one call.
+ * Why a call failed: `no-kubeconfig` and `config` are on this machine (nothing to load; unreadable, incomplete, no
+ * credentials), `unreachable` and `unauthorized` (401) mean no call can succeed, `forbidden` (403) and `failed`
+ * concern this one call.
  */
-export type KubernetesProblem = 'config' | 'unreachable' | 'unauthorized' | 'forbidden' | 'failed'
+export type KubernetesProblem = 'no-kubeconfig' | 'config' | 'unreachable' | 'unauthorized' | 'forbidden' | 'failed'
 
 export class KubernetesError extends Error {
   readonly problem: KubernetesProblem
@@ -132,7 +133,7 @@ function loadDefault(env: Env): KubeConfig {
     const present = listed.filter((file) => existsSync(file))
     if (present.length === 0)
       throw new KubernetesError(
-        'config',
+        'no-kubeconfig',
         `no kubeconfig found: no file of KUBECONFIG exists (${listed.join(delimiter)})`,
       )
     return loadFiles(present)
@@ -144,7 +145,7 @@ function loadDefault(env: Env): KubeConfig {
   if (host && Number.isInteger(port) && existsSync(join(defaultServiceAccountDir, 'token')))
     return loadInCluster({ host, port }, defaultServiceAccountDir)
   throw new KubernetesError(
-    'config',
+    'no-kubeconfig',
     'no kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod with a service account',
   )
 }
