@@ -47,7 +47,7 @@ const vendorOwners: Record<string, readonly string[]> = {
   mailparser: ['services/console/mail-sink.ts'],
   // Drives Debian's Chromium in the console's page test; tests only.
   'playwright-core': [],
-  '@kubernetes/client-node': ['services/xray/eks.ts', 'services/status/'],
+  '@kubernetes/client-node': ['services/platform/kubernetes.ts'],
 }
 
 function folderOf(file: string): string | undefined {

@@ -66,7 +66,10 @@ export interface KubernetesClient {
 export interface KubernetesClientOptions {
   /** Deadline of each call, from sending the request to the last byte of the answer. @default 5000 */
   readonly timeoutMs?: number
-  /** Deadline of getting credentials, longer because an exec plugin (`aws eks get-token`) starts a whole CLI. @default 20000 */
+  /**
+   * Deadline of getting credentials, longer because an exec plugin (`aws eks get-token`) starts a whole CLI.
+   * @default 20000
+   */
   readonly credentialsTimeoutMs?: number
 }
 
