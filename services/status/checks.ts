@@ -91,6 +91,53 @@ function selectorOf(matchLabels: Readonly<Record<string, string>> | undefined): 
   return pairs.length === 0 ? undefined : pairs.map(([key, value]) => `${key}=${value}`).join(',')
 }
 
+const stuckWaiting = new Set([
+  'CrashLoopBackOff',
+  'ImagePullBackOff',
+  'ErrImagePull',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+])
+
+/** Containers that crash, were OOM-killed, cannot start or restarted, in each live pod of one workload. */
+function podChecks(workload: string, namespace: string, pods: readonly Pod[]): Check[] {
+  const live = pods.filter((p) => p.metadata.deletionTimestamp === undefined)
+  if (live.length === 0) return [fail(`pods ${workload}`, 'no pods')]
+  const found: Check[] = []
+  for (const p of live) {
+    const name = `pod ${namespace}/${p.metadata.name}`
+    const scheduled = p.status?.conditions?.find((c) => c.type === 'PodScheduled')
+    if (scheduled?.status === 'False')
+      found.push(fail(name, oneLine(`not scheduled: ${scheduled.reason ?? ''}: ${scheduled.message ?? ''}`)))
+    const specs = [...(p.spec.initContainers ?? []), ...p.spec.containers]
+    for (const status of [...(p.status?.initContainerStatuses ?? []), ...(p.status?.containerStatuses ?? [])]) {
+      const container = `container ${status.name}`
+      const restarts = status.restartCount ?? 0
+      const restarted = restarts > 0 ? `, restarted ${plural(restarts, 'time')}` : ''
+      const last = status.lastState?.terminated
+      const lastAt = last?.finishedAt ? ` at ${last.finishedAt}` : ''
+      const lastText = last
+        ? `last ${last.reason ?? 'terminated'} (exit code ${last.exitCode ?? '?'})${lastAt}`
+        : undefined
+      const waiting = status.state?.waiting
+      if (waiting?.reason && stuckWaiting.has(waiting.reason)) {
+        // CrashLoopBackOff's message only repeats the back-off; the last termination says why.
+        const said = waiting.reason !== 'CrashLoopBackOff' && waiting.message ? `: ${oneLine(waiting.message)}` : ''
+        found.push(fail(name, `${container} ${waiting.reason}${said}${restarted}${lastText ? `, ${lastText}` : ''}`))
+      } else if (last?.reason === 'OOMKilled') {
+        const limit = specs.find((c) => c.name === status.name)?.resources?.limits?.['memory']
+        const withLimit = limit === undefined ? '' : ` (memory limit ${limit})`
+        found.push(fail(name, `${container} OOMKilled${withLimit}${restarted}, last${lastAt}`))
+      } else if (restarts > 0) {
+        found.push(warn(name, `${container}${restarted}${lastText ? `, ${lastText}` : ''}`))
+      }
+    }
+  }
+  return found.length > 0 ? found : [ok(`pods ${workload}`, `${plural(live.length, 'pod')}, no restarts`)]
+}
+
 /** Why a pod's collector sidecar is not running, if it is not. */
 function sidecarProblem(p: Pod, name: string): string | undefined {
   const spec = p.spec.initContainers?.find((c) => c.name === name)
@@ -228,7 +275,11 @@ export async function checkDeployment(kube: KubernetesClient, target: Target): P
         rollout = fail(name, `the controller has not yet seen the latest change; ${counts}`)
       else if (updated < desired) rollout = fail(name, `rollout in progress; ${counts}`)
       else rollout = ready < desired ? fail(name, counts) : ok(name, counts)
-      return [rollout]
+      if (desired === 0) return [rollout]
+      const pods = await guarded(`pods ${workload}`, async () =>
+        podChecks(workload, namespace, await listPods(namespace, ds.spec.selector.matchLabels)),
+      )
+      return [rollout, ...pods]
     })
   }
 
@@ -260,12 +311,17 @@ export async function checkDeployment(kube: KubernetesClient, target: Target): P
     return guarded(name, async () => {
       const d = await getDeployment(deploymentName)
       if (d === undefined) return [fail(name, 'not found')]
-      const autoscaler = target.autoscaling
-        ? await guarded(`hpa ${workload}`, async () => [
-            autoscalerCheck(`hpa ${workload}`, deploymentName, await listAutoscalers()),
-          ])
-        : []
-      return [rolloutCheck(name, d), ...autoscaler]
+      const [autoscaler, pods] = await Promise.all([
+        target.autoscaling
+          ? guarded(`hpa ${workload}`, async () => [
+              autoscalerCheck(`hpa ${workload}`, deploymentName, await listAutoscalers()),
+            ])
+          : [],
+        guarded(`pods ${workload}`, async () =>
+          podChecks(workload, ns, await listPods(ns, d.spec.selector.matchLabels)),
+        ),
+      ])
+      return [rolloutCheck(name, d), ...autoscaler, ...pods]
     })
   }
 

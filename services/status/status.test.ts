@@ -365,8 +365,15 @@ const failures = (lines: string[]) => lines.filter((l) => l.startsWith('FAIL'))
 
 const appLines = (canary = false) => [
   'ok    deployment default/usermgmt-microservice: 2/2 available, 2/2 updated',
+  'ok    pods default/usermgmt-microservice: 2 pods, no restarts',
   'ok    deployment default/v1-notification-microservice: 1/1 available, 1/1 updated',
-  ...(canary ? ['ok    deployment default/v2-notification-microservice: 1/1 available, 1/1 updated'] : []),
+  'ok    pods default/v1-notification-microservice: 1 pod, no restarts',
+  ...(canary
+    ? [
+        'ok    deployment default/v2-notification-microservice: 1/1 available, 1/1 updated',
+        'ok    pods default/v2-notification-microservice: 1 pod, no restarts',
+      ]
+    : []),
   'ok    service default/usermgmt-restapp-nodeport-service: 2 ready endpoints',
   `ok    service default/notification-clusterip-service: ${canary ? '2 ready endpoints' : '1 ready endpoint'}`,
   `ok    ingress default/eks-microservices-demo: address ${albHost}`,
@@ -374,6 +381,7 @@ const appLines = (canary = false) => [
 
 const daemonLines = [
   'ok    daemonset xray-system/xray-daemon: 3/3 ready, 3/3 updated',
+  'ok    pods xray-system/xray-daemon: 3 pods, no restarts',
   `ok    serviceaccount xray-system/xray-daemon: role ${roleArn}`,
   'ok    service xray-system/xray-service: 3 ready endpoints',
 ]
@@ -404,16 +412,19 @@ describe('./app status on a healthy deployment', () => {
 
   test('with canary and autoscaling checks the V2 track and each Deployment autoscaler', async () => {
     const result = await status(healthyCluster({ canary: true, autoscaling: true }))
-    const [usermgmt, v1, v2, ...rest] = appLines(true)
+    const [usermgmt, usermgmtPods, v1, v1Pods, v2, v2Pods, ...rest] = appLines(true)
     expect(result.lines).toEqual([
       `ok    deployment record: xray-daemon in xray-system, IRSA, canary, autoscaling; image ${image}`,
       ...daemonLines,
       usermgmt,
       'ok    hpa default/usermgmt-microservice: 2 replicas, wants 2 (min 2, max 6)',
+      usermgmtPods,
       v1,
       'ok    hpa default/v1-notification-microservice: 1 replicas, wants 1 (min 1, max 6)',
+      v1Pods,
       v2,
       'ok    hpa default/v2-notification-microservice: 1 replicas, wants 1 (min 1, max 6)',
+      v2Pods,
       ...rest,
     ] as string[])
     expect(result.code).toBe(0)
@@ -446,6 +457,30 @@ describe('./app status on a healthy deployment', () => {
     expect(failures(fargate.lines)).toEqual([])
     expect(fargate.code).toBe(0)
   })
+
+  test('an old restart that completed is a warning, not a failure', async () => {
+    const objects = healthyCluster()
+    const pod = podOf(objects, 'usermgmt-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              ...runningContainer('usermgmt-restapp'),
+              restartCount: 1,
+              lastState: { terminated: { reason: 'Completed', exitCode: 0, finishedAt: '2026-12-01T09:00:00Z' } },
+            },
+          ],
+        },
+      }),
+    )
+    expect(result.lines).toContain(
+      `WARN  pod default/${pod.metadata.name}: container usermgmt-restapp, restarted 1 time, last Completed (exit code 0) at 2026-12-01T09:00:00Z`,
+    )
+    expect(failures(result.lines)).toEqual([])
+    expect(result.code).toBe(0)
+  })
 })
 
 describe('./app status reports what breaks, and exits 1', () => {
@@ -477,6 +512,85 @@ describe('./app status reports what breaks, and exits 1', () => {
     expect(result.code).toBe(1)
   })
 
+  test('an OOM-killed container fails with its memory limit', async () => {
+    const objects = healthyCluster()
+    const pod = podOf(objects, 'xray-daemon-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              ...runningContainer('xray-daemon'),
+              restartCount: 3,
+              lastState: { terminated: { reason: 'OOMKilled', exitCode: 137, finishedAt: '2026-12-01T10:20:00Z' } },
+            },
+          ],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  pod xray-system/${pod.metadata.name}: container xray-daemon OOMKilled (memory limit 64Mi), restarted 3 times, last at 2026-12-01T10:20:00Z`,
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('a container in CrashLoopBackOff fails with the reason it last stopped', async () => {
+    const objects = healthyCluster({ canary: true })
+    const pod = podOf(objects, 'v2-notification-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              name: 'notification-service',
+              ready: false,
+              started: false,
+              restartCount: 4,
+              state: {
+                waiting: {
+                  reason: 'CrashLoopBackOff',
+                  message: `back-off 1m20s restarting failed container=notification-service pod=${pod.metadata.name}`,
+                },
+              },
+              lastState: { terminated: { reason: 'Error', exitCode: 2, finishedAt: '2026-12-01T10:21:00Z' } },
+            },
+          ],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  pod default/${pod.metadata.name}: container notification-service CrashLoopBackOff, restarted 4 times, last Error (exit code 2) at 2026-12-01T10:21:00Z`,
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('an image that cannot be pulled fails with the kubelet message', async () => {
+    const objects = healthyCluster()
+    const pod = podOf(objects, 'usermgmt-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Pending',
+          containerStatuses: [
+            {
+              name: 'usermgmt-restapp',
+              ready: false,
+              restartCount: 0,
+              state: {
+                waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "xray-eks-app:latest"' },
+              },
+            },
+          ],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  pod default/${pod.metadata.name}: container usermgmt-restapp ImagePullBackOff: Back-off pulling image "xray-eks-app:latest"`,
+    ])
+  })
+
   test('on Fargate a pod whose daemon sidecar is missing or down fails the sidecar check', async () => {
     const objects = healthyCluster({ fargate: true })
     const pod = podOf(objects, 'v1-notification-microservice-')
@@ -499,6 +613,7 @@ describe('./app status reports what breaks, and exits 1', () => {
     )
     expect(failures(result.lines)).toEqual([
       `FAIL  sidecar xray-daemon: not running in 1 of 3 app pods: ${pod.metadata.name} (CrashLoopBackOff)`,
+      `FAIL  pod default/${pod.metadata.name}: container xray-daemon CrashLoopBackOff, restarted 2 times, last OOMKilled (exit code 137) at 2026-12-01T10:22:00Z`,
     ])
   })
 
@@ -593,6 +708,7 @@ describe('./app status reports what breaks, and exits 1', () => {
     const result = await status(refused)
     expect(failures(result.lines)).toEqual([
       'FAIL  deployment default/usermgmt-microservice: cannot create pods (FailedCreate: pods "usermgmt-microservice-7d9f8c6b5-x2k4q" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false); 0/2 available, 0/2 updated',
+      'FAIL  pods default/usermgmt-microservice: no pods',
     ])
   })
 
@@ -673,7 +789,7 @@ describe('./app status options', () => {
     await waitUntil(() => expect(app.stderr()).toContain('not yet: ingress default/eks-microservices-demo'))
     cluster = healthyCluster()
     expect(await app.exited).toBe(0)
-    expect(app.stderr()).toMatch(/^waiting \d+s: 8\/9 ok; not yet: ingress default\/eks-microservices-demo$/m)
+    expect(app.stderr()).toMatch(/^waiting \d+s: 11\/12 ok; not yet: ingress default\/eks-microservices-demo$/m)
     expect(app.stdout()).toContain(`ok    ingress default/eks-microservices-demo: address ${albHost}`)
   }, 60_000)
 
