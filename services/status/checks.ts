@@ -5,7 +5,9 @@ import {
   daemonSet,
   deployment,
   type EndpointSlice,
+  type Event,
   endpointSlice,
+  event,
   type HorizontalPodAutoscaler,
   horizontalPodAutoscaler,
   ingress,
@@ -210,6 +212,19 @@ function countEndpoints(slices: readonly EndpointSlice[]) {
   return { ready: ready.size, notReady: notReady.size }
 }
 
+const eventTime = (e: Event) =>
+  e.lastTimestamp ?? e.series?.lastObservedTime ?? e.eventTime ?? e.metadata.creationTimestamp ?? ''
+
+/**
+ * The Ingress's Warning events newer than its last Normal one: the Load Balancer Controller says
+ * SuccessfullyReconciled once a later attempt worked, and its earlier warnings no longer apply.
+ */
+function currentWarnings(events: readonly Event[]): Event[] {
+  const time = (e: Event) => Date.parse(eventTime(e)) || 0
+  const lastNormal = Math.max(0, ...events.filter((e) => e.type === 'Normal').map(time))
+  return events.filter((e) => e.type === 'Warning' && time(e) > lastNormal).sort((a, b) => time(a) - time(b))
+}
+
 /** Every check of one deployment, in a fixed order; calls run concurrently. Throws only when no call can succeed. */
 export async function checkDeployment(kube: KubernetesClient, target: Target): Promise<Check[]> {
   const ns = target.namespace
@@ -346,11 +361,41 @@ export async function checkDeployment(kube: KubernetesClient, target: Target): P
   const ingressChecks = () => {
     const name = `ingress ${ns}/${ingressName}`
     return guarded(name, async () => {
-      const found = await kube.get({ ...resources.ingresses, namespace: ns, name: ingressName }, ingress)
+      const [found, events] = await Promise.all([
+        kube.get({ ...resources.ingresses, namespace: ns, name: ingressName }, ingress),
+        kube
+          .list({ ...resources.events, namespace: ns }, event, {
+            fieldSelector: `involvedObject.kind=Ingress,involvedObject.name=${ingressName}`,
+          })
+          .catch((error: unknown) => {
+            if (isFatal(error)) throw error
+            return messageOf(error)
+          }),
+      ])
       if (found === undefined) return [fail(name, 'not found')]
       const entry = found.status?.loadBalancer?.ingress?.[0]
       const address = entry?.hostname ?? entry?.ip
-      return [address ? ok(name, `address ${address}`) : fail(name, 'no load balancer address yet')]
+      if (typeof events === 'string')
+        return [
+          address ? ok(name, `address ${address}`) : fail(name, 'no load balancer address yet'),
+          warn(name, `cannot read its events: ${events}`),
+        ]
+      const checks = [
+        address
+          ? ok(name, `address ${address}`)
+          : fail(
+              name,
+              events.length > 0
+                ? 'no load balancer address yet'
+                : 'no load balancer address yet, and no event from a controller: is the AWS Load Balancer Controller installed and running?',
+            ),
+      ]
+      for (const e of currentWarnings(events)) {
+        const count = e.series?.count ?? e.count ?? 1
+        const when = count > 1 ? `${count} times, last at ${eventTime(e)}` : `at ${eventTime(e)}`
+        checks.push(fail(name, oneLine(`${e.reason ?? 'Warning'}: ${e.message ?? ''} (${when})`)))
+      }
+      return checks
     })
   }
 

@@ -591,6 +591,67 @@ describe('./app status reports what breaks, and exits 1', () => {
     ])
   })
 
+  test("the load balancer controller's warning fails the Ingress with its message even without an address", async () => {
+    const message =
+      "Failed deploy model due to operation error Elastic Load Balancing v2: CreateListener, https response error StatusCode: 400, RequestID: 5f0c, CertificateNotFound: Certificate 'arn:aws:acm:us-east-1:180789647333:certificate/0bad' not found"
+    const broken = [
+      ...changed(
+        changed(healthyCluster(), 'Ingress', 'eks-microservices-demo', { status: { loadBalancer: {} } }),
+        'Event',
+        'eks-microservices-demo.successfully-reconciled',
+        undefined,
+      ),
+      ingressEvent('failed-deploy', 'Warning', 'FailedDeployModel', message, '2026-12-01T10:30:00Z', 5),
+    ]
+    const result = await status(broken)
+    expect(failures(result.lines)).toEqual([
+      'FAIL  ingress default/eks-microservices-demo: no load balancer address yet',
+      `FAIL  ingress default/eks-microservices-demo: FailedDeployModel: ${message} (5 times, last at 2026-12-01T10:30:00Z)`,
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('an Ingress no controller ever spoke of asks whether the load balancer controller runs', async () => {
+    const silent = changed(
+      changed(healthyCluster(), 'Ingress', 'eks-microservices-demo', { status: { loadBalancer: {} } }),
+      'Event',
+      'eks-microservices-demo.successfully-reconciled',
+      undefined,
+    )
+    const result = await status(silent)
+    expect(failures(result.lines)).toEqual([
+      'FAIL  ingress default/eks-microservices-demo: no load balancer address yet, and no event from a controller: is the AWS Load Balancer Controller installed and running?',
+    ])
+  })
+
+  test('a warning before the last successful reconcile is history', async () => {
+    const stale = ingressEvent(
+      'failed-build',
+      'Warning',
+      'FailedBuildModel',
+      'Failed build model',
+      '2026-12-01T09:59:00Z',
+    )
+    const result = await status([...healthyCluster(), stale])
+    expect(failures(result.lines)).toEqual([])
+    expect(result.code).toBe(0)
+  })
+
+  test('a warning after the last successful reconcile fails the Ingress even with an address', async () => {
+    const fresh = ingressEvent(
+      'failed-build',
+      'Warning',
+      'FailedBuildModel',
+      "Failed build model due to couldn't auto-discover subnets",
+      '2026-12-01T10:06:00Z',
+    )
+    const result = await status([...healthyCluster(), fresh])
+    expect(failures(result.lines)).toEqual([
+      "FAIL  ingress default/eks-microservices-demo: FailedBuildModel: Failed build model due to couldn't auto-discover subnets (at 2026-12-01T10:06:00Z)",
+    ])
+    expect(result.code).toBe(1)
+  })
+
   test('on Fargate a pod whose daemon sidecar is missing or down fails the sidecar check', async () => {
     const objects = healthyCluster({ fargate: true })
     const pod = podOf(objects, 'v1-notification-microservice-')
@@ -721,6 +782,16 @@ describe('./app status reports what breaks, and exits 1', () => {
       'FAIL  deployment record: configmap xray-eks-app in namespace default is unreadable: it was written by a newer ./app (record version 2; this one reads version 1): update ./app; checking xray-daemon in xray-system, IRSA (the defaults)',
     ])
     expect(result.lines).toHaveLength(1 + daemonLines.length + appLines().length)
+  })
+
+  test('events the credentials may not read are a warning on the Ingress', async () => {
+    denied = new Set(['events'])
+    const noEvents = await status(healthyCluster())
+    denied = new Set()
+    expect(noEvents.lines.filter((l) => !l.startsWith('ok'))).toEqual([
+      'WARN  ingress default/eks-microservices-demo: cannot read its events: not allowed to list events in namespace default (403): events is forbidden: User "dev" cannot list resource "events" in the namespace "default"',
+    ])
+    expect(noEvents.code).toBe(0)
   })
 
   test('a call the credentials may not make fails only the checks that need it', async () => {
