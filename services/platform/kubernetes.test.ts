@@ -88,7 +88,7 @@ function kubeconfig(
   return file
 }
 
-function client(file: string, timeoutMs?: number): KubernetesClient {
+function client(file: string, timeoutMs?: number): Promise<KubernetesClient> {
   return createKubernetesClient({ kind: 'kubeconfig', file }, timeoutMs === undefined ? {} : { timeoutMs })
 }
 
@@ -106,7 +106,7 @@ const demo = { apiVersion: 'v1', resource: 'pods', namespace: 'demo' }
 
 describe('the Kubernetes adapter', () => {
   test('gets one object and lists every page over TLS with the kubeconfig CA and token', async () => {
-    const kube = client(kubeconfig('token', ['token: t0ken']))
+    const kube = await client(kubeconfig('token', ['token: t0ken']))
     seen.length = 0
     expect(await kube.get({ ...demo, name: 'pod-1' }, pod)).toEqual({ metadata: { name: 'pod-1' } })
     expect(await kube.get({ ...demo, name: 'absent' }, pod)).toBeUndefined()
@@ -132,7 +132,7 @@ describe('the Kubernetes adapter', () => {
       '  command: sh',
       `  args: ${JSON.stringify(['-c', `echo run >> ${execCount}; cat ${join(dir, 'credential.json')}`])}`,
     ])
-    const kube = client(file)
+    const kube = await client(file)
     seen.length = 0
     await Promise.all([1, 2, 3].map(() => kube.get({ ...demo, name: 'pod-1' }, pod)))
     await kube.get({ ...demo, name: 'pod-1' }, pod)
@@ -141,7 +141,7 @@ describe('the Kubernetes adapter', () => {
   })
 
   test('a failing exec plugin is a config problem in one line', async () => {
-    const kube = client(
+    const kube = await client(
       kubeconfig('exec-fails', [
         'exec:',
         '  command: sh',
@@ -155,7 +155,7 @@ describe('the Kubernetes adapter', () => {
   })
 
   test('401 and 403 say what was asked; a malformed answer says where', async () => {
-    const kube = client(kubeconfig('token', ['token: t0ken']))
+    const kube = await client(kubeconfig('token', ['token: t0ken']))
     expect(await failure(kube.list({ ...demo, resource: 'configmaps' }, pod))).toEqual({
       problem: 'unauthorized',
       message: `the Kubernetes API at https://localhost:${api.port} refused the credentials of context demo (401 Unauthorized) to list configmaps in namespace demo`,
@@ -182,7 +182,7 @@ describe('the Kubernetes adapter', () => {
     const closed = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
     const port = closed.port
     closed.stop(true)
-    const refused = client(kubeconfig('refused', ['token: t'], { server: `https://127.0.0.1:${port}` }))
+    const refused = await client(kubeconfig('refused', ['token: t'], { server: `https://127.0.0.1:${port}` }))
     expect(await failure(refused.get({ ...demo, name: 'pod-1' }, pod))).toEqual({
       problem: 'unreachable',
       message: `cannot reach the Kubernetes API at https://127.0.0.1:${port}: connection refused`,
@@ -201,13 +201,13 @@ describe('the Kubernetes adapter', () => {
       '-keyout',
       '/dev/null',
     ])
-    const untrusted = client(kubeconfig('untrusted', ['token: t'], { ca: other.stdout.toString() }))
+    const untrusted = await client(kubeconfig('untrusted', ['token: t'], { ca: other.stdout.toString() }))
     const notTrusted = await failure(untrusted.get({ ...demo, name: 'pod-1' }, pod))
     expect(notTrusted.problem).toBe('unreachable')
     expect(notTrusted.message).toStartWith(
       `cannot reach the Kubernetes API at https://localhost:${api.port}: its certificate is not trusted with the kubeconfig's CA (`,
     )
-    const slow = client(kubeconfig('token', ['token: t0ken']), 200)
+    const slow = await client(kubeconfig('token', ['token: t0ken']), 200)
     expect(await failure(slow.get({ ...demo, resource: 'services', name: 'slow' }, pod))).toEqual({
       problem: 'unreachable',
       message: `cannot reach the Kubernetes API at https://localhost:${api.port}: no answer within 0.2s`,
@@ -217,7 +217,7 @@ describe('the Kubernetes adapter', () => {
   test('finds the kubeconfig as kubectl does, and says so in one line when there is none', async () => {
     const first = kubeconfig('first', ['token: from-first'], { context: 'one' })
     const second = kubeconfig('second', ['token: from-second'], { context: 'two', currentContext: '' })
-    const fromEnv = createKubernetesClient({
+    const fromEnv = await createKubernetesClient({
       kind: 'default',
       env: { KUBECONFIG: `${join(dir, 'missing')}:${second}:${first}`, HOME: '/nonexistent' },
     })
@@ -229,29 +229,29 @@ describe('the Kubernetes adapter', () => {
     const home = mkdtempSync(join(tmpdir(), 'home-'))
     Bun.spawnSync(['mkdir', '-p', join(home, '.kube')])
     writeFileSync(join(home, '.kube', 'config'), readFileSync(first))
-    expect(createKubernetesClient({ kind: 'default', env: { HOME: home } }).server).toBe(
+    expect((await createKubernetesClient({ kind: 'default', env: { HOME: home } })).server).toBe(
       `https://localhost:${api.port}`,
     )
 
-    const none = (env: Record<string, string>) => {
+    const none = async (env: Record<string, string>) => {
       try {
-        createKubernetesClient({ kind: 'default', env })
+        await createKubernetesClient({ kind: 'default', env })
       } catch (error) {
         return error instanceof KubernetesError ? `${error.problem}: ${error.message}` : String(error)
       }
       return 'found one'
     }
-    expect(none({ HOME: '/nonexistent', KUBERNETES_SERVICE_HOST: '10.100.0.1' })).toBe(
+    expect(await none({ HOME: '/nonexistent', KUBERNETES_SERVICE_HOST: '10.100.0.1' })).toBe(
       'no-kubeconfig: no kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod with a service account',
     )
-    expect(none({ KUBECONFIG: '/nonexistent/a:/nonexistent/b' })).toBe(
+    expect(await none({ KUBECONFIG: '/nonexistent/a:/nonexistent/b' })).toBe(
       'no-kubeconfig: no kubeconfig found: no file of KUBECONFIG exists (/nonexistent/a:/nonexistent/b)',
     )
-    expect(none({ KUBECONFIG: kubeconfig('no-context', ['token: t'], { currentContext: '' }) })).toBe(
+    expect(await none({ KUBECONFIG: kubeconfig('no-context', ['token: t'], { currentContext: '' }) })).toBe(
       'config: the kubeconfig sets no current-context',
     )
     writeFileSync(join(dir, 'broken'), 'clusters: [')
-    expect(none({ KUBECONFIG: join(dir, 'broken') })).toStartWith(
+    expect(await none({ KUBECONFIG: join(dir, 'broken') })).toStartWith(
       `config: cannot read kubeconfig ${join(dir, 'broken')}: `,
     )
   })

@@ -3,7 +3,7 @@
 // that say in one line what happened.
 import { existsSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { KubeConfig } from '@kubernetes/client-node'
+import type { KubeConfig } from '@kubernetes/client-node'
 import { z } from 'zod'
 import type { Env } from './cli'
 import type { HostPort } from './config'
@@ -73,6 +73,8 @@ export interface KubernetesClientOptions {
   readonly credentialsTimeoutMs?: number
 }
 
+type NewKubeConfig = new () => KubeConfig
+
 const defaultServiceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount'
 const pageSize = 500
 
@@ -86,8 +88,8 @@ function messageOf(error: unknown): string {
     .join(' ')
 }
 
-function loadFile(file: string): KubeConfig {
-  const kc = new KubeConfig()
+function loadFile(Kc: NewKubeConfig, file: string): KubeConfig {
+  const kc = new Kc()
   try {
     kc.loadFromFile(file)
   } catch (error) {
@@ -97,8 +99,8 @@ function loadFile(file: string): KubeConfig {
 }
 
 /** kubectl's merge of several kubeconfig files: the first file to name a cluster, user or context wins. */
-function loadFiles(files: readonly string[]): KubeConfig {
-  const [first, ...rest] = files.map(loadFile)
+function loadFiles(Kc: NewKubeConfig, files: readonly string[]): KubeConfig {
+  const [first, ...rest] = files.map((file) => loadFile(Kc, file))
   if (first === undefined) throw new KubernetesError('config', 'no kubeconfig file given')
   for (const other of rest) {
     const has = (list: readonly { name: string }[], name: string) => list.some((entry) => entry.name === name)
@@ -110,8 +112,8 @@ function loadFiles(files: readonly string[]): KubeConfig {
   return first
 }
 
-function loadInCluster(api: HostPort, serviceAccountDir: string): KubeConfig {
-  const kc = new KubeConfig()
+function loadInCluster(Kc: NewKubeConfig, api: HostPort, serviceAccountDir: string): KubeConfig {
+  const kc = new Kc()
   const host = api.host.includes(':') ? `[${api.host}]` : api.host
   kc.loadFromClusterAndUser(
     {
@@ -129,7 +131,7 @@ function loadInCluster(api: HostPort, serviceAccountDir: string): KubeConfig {
   return kc
 }
 
-function loadDefault(env: Env): KubeConfig {
+function loadDefault(Kc: NewKubeConfig, env: Env): KubeConfig {
   const listed = (env['KUBECONFIG'] ?? '').split(delimiter).filter((file) => file !== '')
   if (listed.length > 0) {
     // kubectl skips the files of KUBECONFIG that do not exist, and fails only when none does.
@@ -139,28 +141,28 @@ function loadDefault(env: Env): KubeConfig {
         'no-kubeconfig',
         `no kubeconfig found: no file of KUBECONFIG exists (${listed.join(delimiter)})`,
       )
-    return loadFiles(present)
+    return loadFiles(Kc, present)
   }
   const home = env['HOME']
-  if (home && existsSync(join(home, '.kube', 'config'))) return loadFile(join(home, '.kube', 'config'))
+  if (home && existsSync(join(home, '.kube', 'config'))) return loadFile(Kc, join(home, '.kube', 'config'))
   const host = env['KUBERNETES_SERVICE_HOST']
   const port = Number(env['KUBERNETES_SERVICE_PORT'] ?? '443')
   if (host && Number.isInteger(port) && existsSync(join(defaultServiceAccountDir, 'token')))
-    return loadInCluster({ host, port }, defaultServiceAccountDir)
+    return loadInCluster(Kc, { host, port }, defaultServiceAccountDir)
   throw new KubernetesError(
     'no-kubeconfig',
     'no kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod with a service account',
   )
 }
 
-function load(source: KubernetesSource): KubeConfig {
+function load(Kc: NewKubeConfig, source: KubernetesSource): KubeConfig {
   switch (source.kind) {
     case 'kubeconfig':
-      return loadFile(source.file)
+      return loadFile(Kc, source.file)
     case 'default':
-      return loadDefault(source.env)
+      return loadDefault(Kc, source.env)
     case 'in-cluster':
-      return loadInCluster(source.api, source.serviceAccountDir)
+      return loadInCluster(Kc, source.api, source.serviceAccountDir)
     default:
       return source satisfies never
   }
@@ -199,11 +201,13 @@ const statusBody = z.object({ message: z.string().optional() })
  * with `tls`, because client-node 2.x hands the CA to an undici option that Bun ignores (oven-sh/bun#38840:
  * "self signed certificate" against any private cluster CA, which every EKS cluster has).
  */
-export function createKubernetesClient(
+export async function createKubernetesClient(
   source: KubernetesSource,
   options: KubernetesClientOptions = {},
-): KubernetesClient {
-  const kc = load(source)
+): Promise<KubernetesClient> {
+  // Loaded on first use: most commands, and serve outside Kubernetes, never need it.
+  const { KubeConfig } = await import('@kubernetes/client-node')
+  const kc = load(KubeConfig, source)
   const timeoutMs = options.timeoutMs ?? 5000
   const context = kc.getCurrentContext()
   if (!context) throw new KubernetesError('config', 'the kubeconfig sets no current-context')

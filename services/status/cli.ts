@@ -58,9 +58,9 @@ function stopWith(error: unknown): never {
   throw new CliProblems([`status: ${error.message}${hint}`], onThisMachine ? 2 : 1)
 }
 
-function connect(kubeconfig: string | undefined, env: Env): KubernetesClient {
+async function connect(kubeconfig: string | undefined, env: Env): Promise<KubernetesClient> {
   try {
-    return createKubernetesClient(
+    return await createKubernetesClient(
       kubeconfig === undefined ? { kind: 'default', env } : { kind: 'kubeconfig', file: kubeconfig },
     )
   } catch (error) {
@@ -109,7 +109,7 @@ export const statusCommand: Command = {
     problems.push(...resolveTarget(namespace, undefined, overrides).problems)
     if (problems.length > 0) throw new CliProblems(problems)
 
-    const kube = connect(values.kubeconfig, context.env)
+    const kube = await connect(values.kubeconfig, context.env)
     const check = () => checkOnce(kube, namespace, overrides).catch(stopWith)
     let checks = await check()
     const started = Date.now()

@@ -40,7 +40,7 @@ const clusterInfo = z.object({ data: z.record(z.string(), z.string()).optional()
  * `cluster.name`), with the pod's service account, as the Java SDK's EKS plugin does.
  */
 async function readClusterName(kubernetes: KubernetesConfig, timeoutMs: number): Promise<string | undefined> {
-  const client = createKubernetesClient(
+  const client = await createKubernetesClient(
     { kind: 'in-cluster', api: kubernetes.api, serviceAccountDir: kubernetes.serviceAccountDir },
     { timeoutMs },
   )
