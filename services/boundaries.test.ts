@@ -48,7 +48,7 @@ const vendorOwners: Record<string, readonly string[]> = {
   mailparser: ['services/console/mail-sink.ts'],
   // Drives Debian's Chromium in the console's page test; tests only.
   'playwright-core': [],
-  '@kubernetes/client-node': ['services/xray/eks.ts', 'services/status/'],
+  '@kubernetes/client-node': ['services/platform/kubernetes.ts'],
   // Verifies bearer JWTs; the tests' OpenID Connect issuer signs them.
   jose: ['services/platform/auth.ts', 'services/testing/'],
 }

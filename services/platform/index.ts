@@ -67,6 +67,17 @@ export {
   statusOf,
 } from './errors'
 export { createServiceApp, type FetchLike, readJson, validateBody, validateParam } from './http'
+export {
+  createKubernetesClient,
+  type KubernetesClient,
+  type KubernetesClientOptions,
+  KubernetesError,
+  type KubernetesObjectRef,
+  type KubernetesProblem,
+  type KubernetesResource,
+  type KubernetesSource,
+  type ListQuery,
+} from './kubernetes'
 export { type RunningService, runningService, type Stoppable, shutdownGraceMs, stopOnSignal } from './lifecycle'
 export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
 export {

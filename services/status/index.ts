@@ -1,2 +1,3 @@
-export { type Check, checkDeployment, createKubeReader, formatChecks, type StatusOptions } from './checks'
+export { type Check, checkDeployment, formatChecks, type Verdict } from './checks'
 export { statusCommand } from './cli'
+export { describeTarget, type Target } from './target'

@@ -1,65 +1,313 @@
-// ./app status against a local HTTPS Kubernetes API with its own CA, named in a kubeconfig, from the compiled
-// binary (client-node 2.x loses the cluster CA under Bun, oven-sh/bun#38840; status must not).
+// ./app status from the compiled binary against a local HTTPS Kubernetes API with its own CA, named in a
+// kubeconfig. The fake API serves what a real one would for each mode of `./app manifests`: GET by name, and
+// lists filtered by label and field selectors.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runApp, spawnApp, testCertificate } from '../testing'
+import { runApp, spawnApp, testCertificate, waitUntil } from '../testing'
 
-type Fixture = Record<string, unknown>
-
-function healthy(): Map<string, Fixture> {
-  const ns = '/namespaces/default'
-  return new Map<string, Fixture>([
-    [
-      `/apis/apps/v1${ns}/daemonsets/xray-daemon`,
-      { kind: 'DaemonSet', status: { desiredNumberScheduled: 3, numberReady: 3 } },
-    ],
-    [
-      `/api/v1${ns}/serviceaccounts/xray-daemon`,
-      {
-        kind: 'ServiceAccount',
-        metadata: {
-          name: 'xray-daemon',
-          annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::180789647333:role/xray' },
-        },
-      },
-    ],
-    [
-      `/apis/apps/v1${ns}/deployments/usermgmt-microservice`,
-      { kind: 'Deployment', spec: { replicas: 2 }, status: { availableReplicas: 2 } },
-    ],
-    [
-      `/apis/apps/v1${ns}/deployments/v1-notification-microservice`,
-      { kind: 'Deployment', spec: { replicas: 1 }, status: { availableReplicas: 1 } },
-    ],
-    [
-      `/api/v1${ns}/endpoints/xray-service`,
-      { kind: 'Endpoints', subsets: [{ addresses: [{ ip: '10.0.1.1' }, { ip: '10.0.2.1' }, { ip: '10.0.3.1' }] }] },
-    ],
-    [
-      `/api/v1${ns}/endpoints/usermgmt-restapp-nodeport-service`,
-      { kind: 'Endpoints', subsets: [{ addresses: [{ ip: '10.0.1.7' }, { ip: '10.0.2.9' }] }] },
-    ],
-    [
-      `/api/v1${ns}/endpoints/notification-clusterip-service`,
-      { kind: 'Endpoints', subsets: [{ addresses: [{ ip: '10.0.1.8' }] }] },
-    ],
-    [
-      `/apis/networking.k8s.io/v1${ns}/ingresses/eks-microservices-demo`,
-      {
-        kind: 'Ingress',
-        status: { loadBalancer: { ingress: [{ hostname: 'k8s-default-eksmicro-1234.us-east-1.elb.amazonaws.com' }] } },
-      },
-    ],
-  ])
+type Json = Record<string, unknown>
+interface KubeObject extends Json {
+  readonly apiVersion: string
+  readonly kind: string
+  readonly metadata: { readonly name: string; readonly namespace: string; readonly labels?: Record<string, string> }
 }
 
-let objects = healthy()
+const plurals: Record<string, string> = {
+  ConfigMap: 'configmaps',
+  ServiceAccount: 'serviceaccounts',
+  Service: 'services',
+  Pod: 'pods',
+  Event: 'events',
+  Deployment: 'deployments',
+  DaemonSet: 'daemonsets',
+  HorizontalPodAutoscaler: 'horizontalpodautoscalers',
+  EndpointSlice: 'endpointslices',
+  Ingress: 'ingresses',
+}
+
+const image = '180789647333.dkr.ecr.us-east-1.amazonaws.com/xray-eks-app:0.1.0'
+const roleArn = 'arn:aws:iam::180789647333:role/eksdemo1-xray-daemon'
+const albHost = 'k8s-default-eksmicro-1234567890.us-east-1.elb.amazonaws.com'
+const t0 = '2026-12-01T10:00:00Z'
+
+interface Mode {
+  readonly fargate?: boolean
+  readonly podIdentity?: boolean
+  readonly canary?: boolean
+  readonly autoscaling?: boolean
+  /** Keep the deployment record. @default true */
+  readonly record?: boolean
+}
+
+function object(apiVersion: string, kind: string, namespace: string, name: string, rest: Json): KubeObject {
+  const { metadata, ...others } = rest as { metadata?: Json }
+  return { apiVersion, kind, metadata: { name, namespace, ...metadata }, ...others }
+}
+
+function runningContainer(name: string): Json {
+  return { name, ready: true, started: true, restartCount: 0, state: { running: { startedAt: t0 } }, lastState: {} }
+}
+
+/** What `./app manifests` deploys in each mode, healthy, as the API server reports it once settled. */
+function healthyCluster(mode: Mode = {}): KubeObject[] {
+  const ns = 'default'
+  const cns = 'xray-system'
+  const objects: KubeObject[] = []
+  if (mode.record ?? true) {
+    const record = {
+      version: 1,
+      image,
+      namespace: ns,
+      collector: 'xray-daemon',
+      collectorNamespace: mode.fargate ? null : cns,
+      fargate: mode.fargate ?? false,
+      podIdentity: mode.podIdentity ?? false,
+      canary: mode.canary ?? false,
+      autoscaling: mode.autoscaling ?? false,
+      auth: 'none',
+    }
+    objects.push(object('v1', 'ConfigMap', ns, 'xray-eks-app', { data: { 'deployment.json': JSON.stringify(record) } }))
+  }
+  const daemonNamespace = mode.fargate ? ns : cns
+  objects.push(
+    object('v1', 'ServiceAccount', daemonNamespace, 'xray-daemon', {
+      metadata: mode.podIdentity ? {} : { annotations: { 'eks.amazonaws.com/role-arn': roleArn } },
+    }),
+  )
+  if (!mode.fargate) {
+    const labels = { app: 'xray-daemon' }
+    objects.push(
+      object('apps/v1', 'DaemonSet', cns, 'xray-daemon', {
+        metadata: { generation: 2 },
+        spec: { selector: { matchLabels: labels } },
+        status: {
+          observedGeneration: 2,
+          desiredNumberScheduled: 3,
+          currentNumberScheduled: 3,
+          numberReady: 3,
+          updatedNumberScheduled: 3,
+          numberAvailable: 3,
+        },
+      }),
+      object('v1', 'Service', cns, 'xray-service', { spec: { type: 'ClusterIP' } }),
+    )
+    const ips: string[] = []
+    for (const suffix of ['4kx2p', '9mz7q', 'b2c8r']) {
+      objects.push(
+        object('v1', 'Pod', cns, `xray-daemon-${suffix}`, {
+          metadata: { labels, uid: `uid-xray-${suffix}` },
+          spec: { containers: [{ name: 'xray-daemon', resources: { limits: { memory: '64Mi' } } }] },
+          status: { phase: 'Running', containerStatuses: [runningContainer('xray-daemon')] },
+        }),
+      )
+      ips.push(`192.168.${ips.length + 1}.10`)
+    }
+    objects.push(endpointSlice(cns, 'xray-service', ips))
+  }
+
+  const workloads = [
+    { name: 'usermgmt-microservice', labels: { app: 'usermgmt-restapp' }, container: 'usermgmt-restapp', replicas: 2 },
+    {
+      name: 'v1-notification-microservice',
+      labels: { app: 'notification-restapp', track: 'stable' },
+      container: 'notification-service',
+      replicas: 1,
+    },
+    ...(mode.canary
+      ? [
+          {
+            name: 'v2-notification-microservice',
+            labels: { app: 'notification-restapp', track: 'canary' },
+            container: 'notification-service',
+            replicas: 1,
+          },
+        ]
+      : []),
+  ]
+  for (const w of workloads) {
+    objects.push(
+      object('apps/v1', 'Deployment', ns, w.name, {
+        metadata: { generation: 4, labels: w.labels },
+        spec: { replicas: w.replicas, selector: { matchLabels: w.labels } },
+        status: {
+          observedGeneration: 4,
+          replicas: w.replicas,
+          updatedReplicas: w.replicas,
+          readyReplicas: w.replicas,
+          availableReplicas: w.replicas,
+          conditions: [
+            { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' },
+            { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable' },
+          ],
+        },
+      }),
+    )
+    if (mode.autoscaling)
+      objects.push(
+        object('autoscaling/v2', 'HorizontalPodAutoscaler', ns, w.name, {
+          spec: {
+            scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: w.name },
+            minReplicas: w.replicas,
+            maxReplicas: 6,
+          },
+          status: {
+            currentReplicas: w.replicas,
+            desiredReplicas: w.replicas,
+            conditions: [
+              { type: 'AbleToScale', status: 'True', reason: 'ReadyForNewScale' },
+              { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound' },
+              { type: 'ScalingLimited', status: 'False', reason: 'DesiredWithinRange' },
+            ],
+          },
+        }),
+      )
+    for (let i = 0; i < w.replicas; i++) {
+      const sidecar = { name: 'xray-daemon', restartPolicy: 'Always', resources: { limits: { memory: '64Mi' } } }
+      objects.push(
+        object('v1', 'Pod', ns, `${w.name}-7d9f8c6b5-${'abcdef'[i]}x${i}`, {
+          metadata: { labels: { ...w.labels, 'pod-template-hash': '7d9f8c6b5' } },
+          spec: {
+            ...(mode.fargate ? { initContainers: [sidecar] } : {}),
+            containers: [{ name: w.container, resources: { limits: { memory: '128Mi' } } }],
+          },
+          status: {
+            phase: 'Running',
+            conditions: [{ type: 'PodScheduled', status: 'True' }],
+            ...(mode.fargate ? { initContainerStatuses: [runningContainer('xray-daemon')] } : {}),
+            containerStatuses: [runningContainer(w.container)],
+          },
+        }),
+      )
+    }
+  }
+  objects.push(
+    object('v1', 'Service', ns, 'usermgmt-restapp-nodeport-service', { spec: { type: 'ClusterIP' } }),
+    endpointSlice(ns, 'usermgmt-restapp-nodeport-service', ['192.168.1.21', '192.168.2.22']),
+    object('v1', 'Service', ns, 'notification-clusterip-service', { spec: { type: 'ClusterIP' } }),
+    endpointSlice(
+      ns,
+      'notification-clusterip-service',
+      mode.canary ? ['192.168.1.31', '192.168.3.32'] : ['192.168.1.31'],
+    ),
+    object('networking.k8s.io/v1', 'Ingress', ns, 'eks-microservices-demo', {
+      status: { loadBalancer: { ingress: [{ hostname: albHost }] } },
+    }),
+    ingressEvent(
+      'successfully-reconciled',
+      'Normal',
+      'SuccessfullyReconciled',
+      'Successfully reconciled',
+      '2026-12-01T10:05:00Z',
+    ),
+  )
+  return objects
+}
+
+function endpointSlice(namespace: string, service: string, ips: string[], ready = ips.map(() => true)): KubeObject {
+  return object('discovery.k8s.io/v1', 'EndpointSlice', namespace, `${service}-x7k2q`, {
+    metadata: { labels: { 'kubernetes.io/service-name': service } },
+    addressType: 'IPv4',
+    endpoints: ips.map((ip, i) => ({
+      addresses: [ip],
+      conditions: { ready: ready[i], serving: ready[i], terminating: false },
+      targetRef: { kind: 'Pod', name: `pod-${ip}`, uid: `uid-${ip}` },
+    })),
+  })
+}
+
+function ingressEvent(id: string, type: string, reason: string, message: string, last: string, count = 1): KubeObject {
+  return object('v1', 'Event', 'default', `eks-microservices-demo.${id}`, {
+    involvedObject: {
+      kind: 'Ingress',
+      namespace: 'default',
+      name: 'eks-microservices-demo',
+      apiVersion: 'networking.k8s.io/v1',
+    },
+    type,
+    reason,
+    message,
+    count,
+    firstTimestamp: t0,
+    lastTimestamp: last,
+    source: { component: 'ingress' },
+  })
+}
+
+/** The cluster with one object changed (merged one level deep into its top-level fields) or removed. */
+function changed(objects: KubeObject[], kind: string, name: string, change: Json | undefined): KubeObject[] {
+  const index = objects.findIndex((o) => o.kind === kind && o.metadata.name === name)
+  if (index < 0) throw new Error(`no ${kind} ${name} in the fixture`)
+  const copy = [...objects]
+  const current = objects[index] as KubeObject
+  if (change === undefined) copy.splice(index, 1)
+  else {
+    const merged: Json = { ...current }
+    for (const [key, value] of Object.entries(change)) {
+      const before = current[key]
+      merged[key] =
+        value && typeof value === 'object' && !Array.isArray(value) && before && typeof before === 'object'
+          ? { ...before, ...value }
+          : value
+    }
+    copy[index] = merged as KubeObject
+  }
+  return copy
+}
+
+function podOf(objects: KubeObject[], prefix: string): KubeObject {
+  const found = objects.find((o) => o.kind === 'Pod' && o.metadata.name.startsWith(prefix))
+  if (!found) throw new Error(`no pod ${prefix}`)
+  return found
+}
+
+function field(value: unknown, path: string): unknown {
+  let current = value
+  for (const key of path.split('.'))
+    current = current && typeof current === 'object' ? (current as Json)[key] : undefined
+  return current
+}
+
+const selectorPairs = (selector: string | null) =>
+  (selector ?? '')
+    .split(',')
+    .filter((pair) => pair !== '')
+    .map((pair) => pair.split('=') as [string, string])
+
+let cluster: KubeObject[] = []
+let denied = new Set<string>()
 let requests = 0
 let tokens = new Set<string | null>()
 let server: ReturnType<typeof Bun.serve>
+let dir = ''
 let kubeconfig = ''
+
+function writeKubeconfig(name: string, server: string, token = 'test-token'): string {
+  const file = join(dir, name)
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'clusters:',
+      '- name: eksdemo1',
+      '  cluster:',
+      `    server: ${server}`,
+      `    certificate-authority-data: ${Buffer.from(testCertificate().cert).toString('base64')}`,
+      'users:',
+      '- name: admin',
+      '  user:',
+      `    token: ${token}`,
+      'contexts:',
+      '- name: eksdemo1',
+      '  context: { cluster: eksdemo1, user: admin }',
+      'current-context: eksdemo1',
+      '',
+    ].join('\n'),
+  )
+  return file
+}
 
 beforeAll(() => {
   const { key, cert } = testCertificate()
@@ -69,133 +317,592 @@ beforeAll(() => {
     tls: { key, cert },
     fetch(request) {
       requests++
-      tokens.add(request.headers.get('authorization'))
-      const found = objects.get(new URL(request.url).pathname)
-      return found ? Response.json(found) : Response.json({ kind: 'Status', code: 404 }, { status: 404 })
+      const authorization = request.headers.get('authorization')
+      tokens.add(authorization)
+      const status = (code: number, message: string) =>
+        Response.json({ kind: 'Status', code, message }, { status: code })
+      if (authorization !== 'Bearer test-token') return status(401, 'Unauthorized')
+      const url = new URL(request.url)
+      const match = /^\/(api\/v1|apis\/[^/]+\/[^/]+)\/namespaces\/([^/]+)\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname)
+      if (!match) return status(404, 'the server could not find the requested resource')
+      const [, root = '', namespace = '', resource = '', name] = match
+      const apiVersion = root.replace(/^apis?\//, '')
+      if (denied.has(resource))
+        return status(
+          403,
+          `${resource} is forbidden: User "dev" cannot ${name ? 'get' : 'list'} resource "${resource}" in the namespace "${namespace}"`,
+        )
+      const inCollection = cluster.filter(
+        (o) => o.apiVersion === apiVersion && plurals[o.kind] === resource && o.metadata.namespace === namespace,
+      )
+      if (name !== undefined) {
+        const found = inCollection.find((o) => o.metadata.name === name)
+        return found ? Response.json(found) : status(404, `${resource} "${name}" not found`)
+      }
+      const labels = selectorPairs(url.searchParams.get('labelSelector'))
+      const fields = selectorPairs(url.searchParams.get('fieldSelector'))
+      const items = inCollection.filter(
+        (o) =>
+          labels.every(([k, v]) => o.metadata.labels?.[k] === v) && fields.every(([path, v]) => field(o, path) === v),
+      )
+      return Response.json({ kind: 'List', apiVersion, metadata: { resourceVersion: '1' }, items })
     },
   })
-  kubeconfig = join(mkdtempSync(join(tmpdir(), 'kube-')), 'config')
-  writeFileSync(
-    kubeconfig,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: eksdemo1',
-      '  cluster:',
-      `    server: https://localhost:${server.port}`,
-      `    certificate-authority-data: ${Buffer.from(cert).toString('base64')}`,
-      'users:',
-      '- name: admin',
-      '  user:',
-      '    token: test-token',
-      'contexts:',
-      '- name: eksdemo1',
-      '  context: { cluster: eksdemo1, user: admin }',
-      'current-context: eksdemo1',
-      '',
-    ].join('\n'),
-  )
+  dir = mkdtempSync(join(tmpdir(), 'kube-'))
+  kubeconfig = writeKubeconfig('config', `https://localhost:${server.port}`)
 })
 afterAll(() => server.stop(true))
 
 /** The fake API lives in this process, so the binary must run without blocking the event loop (no spawnSync). */
-async function runStatus(args: string[]) {
-  const app = spawnApp(['status', ...args])
+async function status(objects: KubeObject[], args: string[] = []) {
+  cluster = objects
+  const app = spawnApp(['status', '--kubeconfig', kubeconfig, ...args])
   const code = await app.exited
-  return { code, stdout: app.stdout(), stderr: app.stderr() }
+  return { code, lines: app.stdout().trim().split('\n'), stderr: app.stderr() }
 }
 
-describe('./app status', () => {
-  test('reports every check of a healthy deployment and exits 0, over TLS with the kubeconfig CA and token', async () => {
-    objects = healthy()
+const failures = (lines: string[]) => lines.filter((l) => l.startsWith('FAIL'))
+
+const appLines = (canary = false) => [
+  'ok    deployment default/usermgmt-microservice: 2/2 available, 2/2 updated',
+  'ok    pods default/usermgmt-microservice: 2 pods, no restarts',
+  'ok    deployment default/v1-notification-microservice: 1/1 available, 1/1 updated',
+  'ok    pods default/v1-notification-microservice: 1 pod, no restarts',
+  ...(canary
+    ? [
+        'ok    deployment default/v2-notification-microservice: 1/1 available, 1/1 updated',
+        'ok    pods default/v2-notification-microservice: 1 pod, no restarts',
+      ]
+    : []),
+  'ok    service default/usermgmt-restapp-nodeport-service: 2 ready endpoints',
+  `ok    service default/notification-clusterip-service: ${canary ? '2 ready endpoints' : '1 ready endpoint'}`,
+  `ok    ingress default/eks-microservices-demo: address ${albHost}`,
+]
+
+const daemonLines = [
+  'ok    daemonset xray-system/xray-daemon: 3/3 ready, 3/3 updated',
+  'ok    pods xray-system/xray-daemon: 3 pods, no restarts',
+  `ok    serviceaccount xray-system/xray-daemon: role ${roleArn}`,
+  'ok    service xray-system/xray-service: 3 ready endpoints',
+]
+
+describe('./app status on a healthy deployment', () => {
+  test('checks the X-Ray daemon, both tracks, the Services and the Ingress, and exits 0, over TLS with the kubeconfig CA and token', async () => {
     tokens = new Set()
-    const result = await runStatus(['--kubeconfig', kubeconfig])
-    expect(result.stdout.trim().split('\n')).toEqual([
-      'ok    daemonset xray-daemon: 3/3 pods ready',
-      'ok    serviceaccount xray-daemon: role arn:aws:iam::180789647333:role/xray',
-      'ok    deployment usermgmt-microservice: 2/2 replicas available',
-      'ok    deployment v1-notification-microservice: 1/1 replicas available',
-      'ok    service xray-service: 3 ready endpoints',
-      'ok    service usermgmt-restapp-nodeport-service: 2 ready endpoints',
-      'ok    service notification-clusterip-service: 1 ready endpoints',
-      'ok    ingress eks-microservices-demo: address k8s-default-eksmicro-1234.us-east-1.elb.amazonaws.com',
+    const result = await status(healthyCluster())
+    expect(result.lines).toEqual([
+      `ok    deployment record: xray-daemon in xray-system, IRSA; image ${image}`,
+      ...daemonLines,
+      ...appLines(),
     ])
     expect(result.code).toBe(0)
     expect([...tokens]).toEqual(['Bearer test-token'])
   })
 
+  test('on Fargate checks the daemon sidecar in every app pod and its service account in the app namespace', async () => {
+    const result = await status(healthyCluster({ fargate: true }))
+    expect(result.lines).toEqual([
+      `ok    deployment record: Fargate with xray-daemon sidecars, IRSA; image ${image}`,
+      `ok    serviceaccount default/xray-daemon: role ${roleArn}`,
+      'ok    sidecar xray-daemon: running in 3/3 app pods',
+      ...appLines(),
+    ])
+    expect(result.code).toBe(0)
+  })
+
+  test('with canary and autoscaling checks the V2 track and each Deployment autoscaler', async () => {
+    const result = await status(healthyCluster({ canary: true, autoscaling: true }))
+    const [usermgmt, usermgmtPods, v1, v1Pods, v2, v2Pods, ...rest] = appLines(true)
+    expect(result.lines).toEqual([
+      `ok    deployment record: xray-daemon in xray-system, IRSA, canary, autoscaling; image ${image}`,
+      ...daemonLines,
+      usermgmt,
+      'ok    hpa default/usermgmt-microservice: 2 replicas, wants 2 (min 2, max 6)',
+      usermgmtPods,
+      v1,
+      'ok    hpa default/v1-notification-microservice: 1 replicas, wants 1 (min 1, max 6)',
+      v1Pods,
+      v2,
+      'ok    hpa default/v2-notification-microservice: 1 replicas, wants 1 (min 1, max 6)',
+      v2Pods,
+      ...rest,
+    ] as string[])
+    expect(result.code).toBe(0)
+  })
+
+  test('with EKS Pod Identity expects no role annotation on the service account', async () => {
+    const result = await status(healthyCluster({ podIdentity: true }))
+    expect(result.lines).toContain(
+      'ok    serviceaccount xray-system/xray-daemon: present (EKS Pod Identity: its role is an association, not an annotation)',
+    )
+    expect(failures(result.lines)).toEqual([])
+    expect(result.code).toBe(0)
+  })
+
+  test('without a deployment record says so in one line and checks the defaults', async () => {
+    const defaults = await status(healthyCluster({ record: false }))
+    expect(defaults.lines).toEqual([
+      'WARN  deployment record: no configmap xray-eks-app in namespace default; checking xray-daemon in xray-system, IRSA (the defaults)',
+      ...daemonLines,
+      ...appLines(),
+    ])
+    expect(defaults.code).toBe(0)
+  })
+
+  test('without a deployment record checks what the flags say', async () => {
+    const fargate = await status(healthyCluster({ fargate: true, record: false }), ['--fargate'])
+    expect(fargate.lines[0]).toBe(
+      'WARN  deployment record: no configmap xray-eks-app in namespace default; checking Fargate with xray-daemon sidecars, IRSA (the defaults and flags)',
+    )
+    expect(failures(fargate.lines)).toEqual([])
+    expect(fargate.code).toBe(0)
+  })
+
+  test('an old restart that completed is a warning, not a failure', async () => {
+    const objects = healthyCluster()
+    const pod = podOf(objects, 'usermgmt-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              ...runningContainer('usermgmt-restapp'),
+              restartCount: 1,
+              lastState: { terminated: { reason: 'Completed', exitCode: 0, finishedAt: '2026-12-01T09:00:00Z' } },
+            },
+          ],
+        },
+      }),
+    )
+    expect(result.lines).toContain(
+      `WARN  pod default/${pod.metadata.name}: container usermgmt-restapp, restarted 1 time, last Completed (exit code 0) at 2026-12-01T09:00:00Z`,
+    )
+    expect(failures(result.lines)).toEqual([])
+    expect(result.code).toBe(0)
+  })
+})
+
+describe('./app status reports what breaks, and exits 1', () => {
+  test('a stuck rollout (Progressing false, ProgressDeadlineExceeded, 1 of 2 updated) fails even with 2 of 2 available', async () => {
+    const result = await status(
+      changed(healthyCluster(), 'Deployment', 'usermgmt-microservice', {
+        status: {
+          observedGeneration: 4,
+          replicas: 3,
+          updatedReplicas: 1,
+          readyReplicas: 2,
+          availableReplicas: 2,
+          unavailableReplicas: 1,
+          conditions: [
+            { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' },
+            {
+              type: 'Progressing',
+              status: 'False',
+              reason: 'ProgressDeadlineExceeded',
+              message: 'ReplicaSet "usermgmt-microservice-5d8b9c7f6" has timed out progressing.',
+            },
+          ],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      'FAIL  deployment default/usermgmt-microservice: rollout stuck (ProgressDeadlineExceeded: ReplicaSet "usermgmt-microservice-5d8b9c7f6" has timed out progressing.); 2/2 available, 1/2 updated',
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('an OOM-killed container fails with its memory limit', async () => {
+    const objects = healthyCluster()
+    const pod = podOf(objects, 'xray-daemon-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              ...runningContainer('xray-daemon'),
+              restartCount: 3,
+              lastState: { terminated: { reason: 'OOMKilled', exitCode: 137, finishedAt: '2026-12-01T10:20:00Z' } },
+            },
+          ],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  pod xray-system/${pod.metadata.name}: container xray-daemon OOMKilled (memory limit 64Mi), restarted 3 times, last at 2026-12-01T10:20:00Z`,
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('a container in CrashLoopBackOff fails with the reason it last stopped', async () => {
+    const objects = healthyCluster({ canary: true })
+    const pod = podOf(objects, 'v2-notification-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          containerStatuses: [
+            {
+              name: 'notification-service',
+              ready: false,
+              started: false,
+              restartCount: 4,
+              state: {
+                waiting: {
+                  reason: 'CrashLoopBackOff',
+                  message: `back-off 1m20s restarting failed container=notification-service pod=${pod.metadata.name}`,
+                },
+              },
+              lastState: { terminated: { reason: 'Error', exitCode: 2, finishedAt: '2026-12-01T10:21:00Z' } },
+            },
+          ],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  pod default/${pod.metadata.name}: container notification-service CrashLoopBackOff, restarted 4 times, last Error (exit code 2) at 2026-12-01T10:21:00Z`,
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('an image that cannot be pulled fails with the kubelet message', async () => {
+    const objects = healthyCluster()
+    const pod = podOf(objects, 'usermgmt-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Pending',
+          containerStatuses: [
+            {
+              name: 'usermgmt-restapp',
+              ready: false,
+              restartCount: 0,
+              state: {
+                waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "xray-eks-app:latest"' },
+              },
+            },
+          ],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  pod default/${pod.metadata.name}: container usermgmt-restapp ImagePullBackOff: Back-off pulling image "xray-eks-app:latest"`,
+    ])
+  })
+
+  test("the load balancer controller's warning fails the Ingress with its message even without an address", async () => {
+    const message =
+      "Failed deploy model due to operation error Elastic Load Balancing v2: CreateListener, https response error StatusCode: 400, RequestID: 5f0c, CertificateNotFound: Certificate 'arn:aws:acm:us-east-1:180789647333:certificate/0bad' not found"
+    const broken = [
+      ...changed(
+        changed(healthyCluster(), 'Ingress', 'eks-microservices-demo', { status: { loadBalancer: {} } }),
+        'Event',
+        'eks-microservices-demo.successfully-reconciled',
+        undefined,
+      ),
+      ingressEvent('failed-deploy', 'Warning', 'FailedDeployModel', message, '2026-12-01T10:30:00Z', 5),
+    ]
+    const result = await status(broken)
+    expect(failures(result.lines)).toEqual([
+      'FAIL  ingress default/eks-microservices-demo: no load balancer address yet',
+      `FAIL  ingress default/eks-microservices-demo: FailedDeployModel: ${message} (5 times, last at 2026-12-01T10:30:00Z)`,
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('an Ingress no controller ever spoke of asks whether the load balancer controller runs', async () => {
+    const silent = changed(
+      changed(healthyCluster(), 'Ingress', 'eks-microservices-demo', { status: { loadBalancer: {} } }),
+      'Event',
+      'eks-microservices-demo.successfully-reconciled',
+      undefined,
+    )
+    const result = await status(silent)
+    expect(failures(result.lines)).toEqual([
+      'FAIL  ingress default/eks-microservices-demo: no load balancer address yet, and no event from a controller: is the AWS Load Balancer Controller installed and running?',
+    ])
+  })
+
+  test('a warning before the last successful reconcile is history', async () => {
+    const stale = ingressEvent(
+      'failed-build',
+      'Warning',
+      'FailedBuildModel',
+      'Failed build model',
+      '2026-12-01T09:59:00Z',
+    )
+    const result = await status([...healthyCluster(), stale])
+    expect(failures(result.lines)).toEqual([])
+    expect(result.code).toBe(0)
+  })
+
+  test('a warning after the last successful reconcile fails the Ingress even with an address', async () => {
+    const fresh = ingressEvent(
+      'failed-build',
+      'Warning',
+      'FailedBuildModel',
+      "Failed build model due to couldn't auto-discover subnets",
+      '2026-12-01T10:06:00Z',
+    )
+    const result = await status([...healthyCluster(), fresh])
+    expect(failures(result.lines)).toEqual([
+      "FAIL  ingress default/eks-microservices-demo: FailedBuildModel: Failed build model due to couldn't auto-discover subnets (at 2026-12-01T10:06:00Z)",
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('on Fargate a pod whose daemon sidecar is missing or down fails the sidecar check', async () => {
+    const objects = healthyCluster({ fargate: true })
+    const pod = podOf(objects, 'v1-notification-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          initContainerStatuses: [
+            {
+              name: 'xray-daemon',
+              ready: false,
+              restartCount: 2,
+              state: { waiting: { reason: 'CrashLoopBackOff' } },
+              lastState: { terminated: { reason: 'OOMKilled', exitCode: 137, finishedAt: '2026-12-01T10:22:00Z' } },
+            },
+          ],
+          containerStatuses: [runningContainer('notification-service')],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  sidecar xray-daemon: not running in 1 of 3 app pods: ${pod.metadata.name} (CrashLoopBackOff)`,
+      `FAIL  pod default/${pod.metadata.name}: container xray-daemon CrashLoopBackOff, restarted 2 times, last OOMKilled (exit code 137) at 2026-12-01T10:22:00Z`,
+    ])
+  })
+
   test.each([
     [
-      'a daemon pod is not ready',
-      `/apis/apps/v1/namespaces/default/daemonsets/xray-daemon`,
-      { status: { desiredNumberScheduled: 3, numberReady: 2 } },
-      'FAIL  daemonset xray-daemon: 2/3 pods ready',
+      'the V2 track is not available',
+      { canary: true },
+      'Deployment',
+      'v2-notification-microservice',
+      { status: { observedGeneration: 4, replicas: 1, updatedReplicas: 1, availableReplicas: 0 } },
+      'FAIL  deployment default/v2-notification-microservice: 0/1 available, 1/1 updated',
+    ],
+    [
+      'the daemon is still rolling out',
+      {},
+      'DaemonSet',
+      'xray-daemon',
+      { status: { observedGeneration: 2, desiredNumberScheduled: 3, numberReady: 3, updatedNumberScheduled: 1 } },
+      'FAIL  daemonset xray-system/xray-daemon: rollout in progress; 3/3 ready, 1/3 updated',
     ],
     [
       'the service account lacks the role',
-      `/api/v1/namespaces/default/serviceaccounts/xray-daemon`,
-      { metadata: { name: 'xray-daemon' } },
-      'FAIL  serviceaccount xray-daemon: no eks.amazonaws.com/role-arn annotation (IRSA)',
+      {},
+      'ServiceAccount',
+      'xray-daemon',
+      { metadata: { name: 'xray-daemon', namespace: 'xray-system', annotations: {} } },
+      'FAIL  serviceaccount xray-system/xray-daemon: no eks.amazonaws.com/role-arn annotation (IRSA): the collector has no AWS credentials',
     ],
     [
-      'a deployment is unavailable',
-      `/apis/apps/v1/namespaces/default/deployments/usermgmt-microservice`,
-      { spec: { replicas: 2 }, status: {} },
-      'FAIL  deployment usermgmt-microservice: 0/2 replicas available',
+      'an autoscaler cannot read metrics',
+      { autoscaling: true },
+      'HorizontalPodAutoscaler',
+      'usermgmt-microservice',
+      {
+        status: {
+          currentReplicas: 2,
+          desiredReplicas: 2,
+          conditions: [
+            { type: 'AbleToScale', status: 'True', reason: 'SucceededGetScale' },
+            {
+              type: 'ScalingActive',
+              status: 'False',
+              reason: 'FailedGetResourceMetric',
+              message: 'the HPA was unable to compute the replica count: failed to get cpu utilization',
+            },
+          ],
+        },
+      },
+      'FAIL  hpa default/usermgmt-microservice: cannot scale (FailedGetResourceMetric: the HPA was unable to compute the replica count: failed to get cpu utilization)',
     ],
     [
-      'a service has no endpoints',
-      `/api/v1/namespaces/default/endpoints/notification-clusterip-service`,
-      { subsets: [] },
-      'FAIL  service notification-clusterip-service: no ready endpoints',
+      'a Service has no ready endpoint',
+      {},
+      'EndpointSlice',
+      'notification-clusterip-service-x7k2q',
+      endpointSlice('default', 'notification-clusterip-service', ['192.168.1.31'], [false]),
+      'FAIL  service default/notification-clusterip-service: no ready endpoints, 1 not ready',
     ],
     [
-      'the ingress has no address',
-      `/apis/networking.k8s.io/v1/namespaces/default/ingresses/eks-microservices-demo`,
-      { status: { loadBalancer: {} } },
-      'FAIL  ingress eks-microservices-demo: no load balancer address yet',
-    ],
-    [
-      'an object is missing',
-      `/apis/apps/v1/namespaces/default/deployments/v1-notification-microservice`,
+      'a Deployment is missing',
+      {},
+      'Deployment',
+      'v1-notification-microservice',
       undefined,
-      'FAIL  deployment v1-notification-microservice: not found',
+      'FAIL  deployment default/v1-notification-microservice: not found',
     ],
-  ])('reports FAIL and exits 1 when %s', async (_why, path, object, line) => {
-    objects = healthy()
-    if (object === undefined) objects.delete(path)
-    else objects.set(path, object)
-    const result = await runStatus(['--kubeconfig', kubeconfig])
+  ] as const)('when %s', async (_why, mode, kind, name, change, line) => {
+    const result = await status(changed(healthyCluster(mode), kind, name, change as Json | undefined))
+    expect(failures(result.lines)).toEqual([line])
     expect(result.code).toBe(1)
-    const lines = result.stdout.trim().split('\n')
-    expect(lines).toContain(line)
-    expect(lines.filter((l) => l.startsWith('FAIL'))).toEqual([line])
   })
 
-  test('--wait polls with progress until the deployment becomes healthy', async () => {
-    objects = healthy()
-    objects.set('/apis/networking.k8s.io/v1/namespaces/default/ingresses/eks-microservices-demo', {
-      status: { loadBalancer: {} },
+  test('pods the API refuses to create (Pod Security) fail the Deployment with the reason', async () => {
+    const refused = changed(healthyCluster(), 'Deployment', 'usermgmt-microservice', {
+      status: {
+        observedGeneration: 4,
+        replicas: 0,
+        updatedReplicas: 0,
+        availableReplicas: 0,
+        conditions: [
+          {
+            type: 'ReplicaFailure',
+            status: 'True',
+            reason: 'FailedCreate',
+            message:
+              'pods "usermgmt-microservice-7d9f8c6b5-x2k4q" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false',
+          },
+          { type: 'Progressing', status: 'True', reason: 'ReplicaSetUpdated' },
+        ],
+      },
+    }).filter((o) => !(o.kind === 'Pod' && o.metadata.name.startsWith('usermgmt-microservice-')))
+    const result = await status(refused)
+    expect(failures(result.lines)).toEqual([
+      'FAIL  deployment default/usermgmt-microservice: cannot create pods (FailedCreate: pods "usermgmt-microservice-7d9f8c6b5-x2k4q" is forbidden: violates PodSecurity "restricted:latest": allowPrivilegeEscalation != false); 0/2 available, 0/2 updated',
+      'FAIL  pods default/usermgmt-microservice: no pods',
+    ])
+  })
+
+  test('a record from a newer ./app fails its line and the defaults are checked', async () => {
+    const newer = changed(healthyCluster(), 'ConfigMap', 'xray-eks-app', {
+      data: { 'deployment.json': JSON.stringify({ version: 2 }) },
     })
-    requests = 0
-    await using app = spawnApp(['status', '--kubeconfig', kubeconfig, '--wait', '--timeout', '30'])
-    while (requests < 10) await Bun.sleep(20)
-    objects = healthy()
-    expect(await app.exited).toBe(0)
-    expect(app.stderr()).toContain('waiting 0s: 7/8 ok; not yet: ingress eks-microservices-demo')
-    expect(app.stdout()).toContain('ok    ingress eks-microservices-demo')
+    const result = await status(newer)
+    expect(failures(result.lines)).toEqual([
+      'FAIL  deployment record: configmap xray-eks-app in namespace default is unreadable: it was written by a newer ./app (record version 2; this one reads version 1): update ./app; checking xray-daemon in xray-system, IRSA (the defaults)',
+    ])
+    expect(result.lines).toHaveLength(1 + daemonLines.length + appLines().length)
   })
 
-  test('bad flags and an unreadable kubeconfig are one line on stderr and exit 2', () => {
-    expect(runApp(['status', '--timeout', 'soon'])).toEqual({
+  test('events the credentials may not read are a warning on the Ingress', async () => {
+    denied = new Set(['events'])
+    const noEvents = await status(healthyCluster())
+    denied = new Set()
+    expect(noEvents.lines.filter((l) => !l.startsWith('ok'))).toEqual([
+      'WARN  ingress default/eks-microservices-demo: cannot read its events: not allowed to list events in namespace default (403): events is forbidden: User "dev" cannot list resource "events" in the namespace "default"',
+    ])
+    expect(noEvents.code).toBe(0)
+  })
+
+  test('a call the credentials may not make fails only the checks that need it', async () => {
+    denied = new Set(['horizontalpodautoscalers'])
+    const noAutoscalers = await status(healthyCluster({ autoscaling: true }))
+    denied = new Set()
+    expect(failures(noAutoscalers.lines)).toEqual(
+      ['usermgmt-microservice', 'v1-notification-microservice'].map(
+        (name) =>
+          `FAIL  hpa default/${name}: not allowed to list horizontalpodautoscalers.autoscaling in namespace default (403): horizontalpodautoscalers is forbidden: User "dev" cannot list resource "horizontalpodautoscalers" in the namespace "default"`,
+      ),
+    )
+  })
+})
+
+describe('./app status says once what stops every check', () => {
+  test('no kubeconfig: one line on stderr, nothing on stdout, exit 2', () => {
+    const result = runApp(['status'], { HOME: dir })
+    expect(result).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'app: --timeout: must be whole seconds from 1 to 3600 (got "soon")\n',
+      stderr:
+        'app: status: no kubeconfig found: KUBECONFIG is not set, ~/.kube/config does not exist, and this is not a pod with a service account; run aws eks update-kubeconfig --name CLUSTER, or pass --kubeconfig FILE\n',
     })
-    const missing = runApp(['status', '--kubeconfig', '/nonexistent/config'])
-    expect(missing.code).toBe(2)
-    expect(missing.stderr).toStartWith('app: status: ')
-    expect(missing.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  test('an unreadable kubeconfig: one line on stderr, exit 2', () => {
+    const result = runApp(['status', '--kubeconfig', '/nonexistent/config'])
+    expect(result.code).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toStartWith('app: status: cannot read kubeconfig /nonexistent/config: ')
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  test('an unreachable API: one line naming its address, exit 1', async () => {
+    const closed = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
+    const address = `https://127.0.0.1:${closed.port}`
+    closed.stop(true)
+    const app = spawnApp(['status', '--kubeconfig', writeKubeconfig('unreachable', address)])
+    expect(await app.exited).toBe(1)
+    expect(app.stdout()).toBe('')
+    expect(app.stderr()).toBe(`app: status: cannot reach the Kubernetes API at ${address}: connection refused\n`)
+  })
+
+  test('refused credentials: one line naming the context, exit 1', async () => {
+    cluster = healthyCluster()
+    const app = spawnApp([
+      'status',
+      '--kubeconfig',
+      writeKubeconfig('expired', `https://localhost:${server.port}`, 'expired'),
+    ])
+    expect(await app.exited).toBe(1)
+    expect(app.stdout()).toBe('')
+    expect(app.stderr()).toBe(
+      `app: status: the Kubernetes API at https://localhost:${server.port} refused the credentials of context eksdemo1 (401 Unauthorized) to get configmaps xray-eks-app in namespace default\n`,
+    )
+  })
+})
+
+describe('./app status options', () => {
+  // Two rounds at least, 2 s apart by design, each starting a fresh binary on a shared machine: more than the default 5 s.
+  test('--wait polls with progress until nothing fails', async () => {
+    const waiting = changed(healthyCluster(), 'Ingress', 'eks-microservices-demo', { status: { loadBalancer: {} } })
+    cluster = waiting
+    await using app = spawnApp(['status', '--kubeconfig', kubeconfig, '--wait', '--timeout', '60'])
+    await waitUntil(() => expect(app.stderr()).toContain('not yet: ingress default/eks-microservices-demo'))
+    cluster = healthyCluster()
+    expect(await app.exited).toBe(0)
+    expect(app.stderr()).toMatch(/^waiting \d+s: 11\/12 ok; not yet: ingress default\/eks-microservices-demo$/m)
+    expect(app.stdout()).toContain(`ok    ingress default/eks-microservices-demo: address ${albHost}`)
+  }, 60_000)
+
+  test('malformed and contradicting options are one line each, exit 2, before asking the cluster', () => {
+    requests = 0
+    const args = [
+      '--kubeconfig',
+      kubeconfig,
+      '--timeout',
+      'soon',
+      '--namespace',
+      'Default',
+      '--fargate',
+      '--pod-identity',
+    ]
+    expect(runApp(['status', ...args])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: [
+        'app: --namespace: must be a namespace name (got "Default")',
+        'app: --timeout: must be whole seconds from 1 to 3600 (got "soon")',
+        'app: --pod-identity: EKS Pod Identity does not work on Fargate',
+        '',
+      ].join('\n'),
+    })
+    expect(requests).toBe(0)
+  })
+
+  test('a collector namespace on Fargate is refused with exit 2, before asking the cluster', () => {
+    requests = 0
+    const args = ['--kubeconfig', kubeconfig, '--fargate', '--collector-namespace', 'xray-system']
+    expect(runApp(['status', ...args]).stderr).toBe(
+      'app: --collector-namespace: with --fargate the collector runs as a sidecar in each app pod on Fargate, in no namespace of its own\n',
+    )
+    expect(requests).toBe(0)
+  })
+
+  test('a flag that contradicts the deployment record is refused with exit 2', async () => {
+    const contradicts = await status(healthyCluster({ fargate: true }), ['--collector-namespace', 'xray-system'])
+    expect(contradicts.code).toBe(2)
+    expect(contradicts.stderr).toBe(
+      'app: --collector-namespace: the deployment record says this deployment runs as a sidecar in each app pod on Fargate, in no namespace of its own\n',
+    )
   })
 })

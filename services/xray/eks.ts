@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { join } from 'node:path'
-import { KubeConfig } from '@kubernetes/client-node'
-import type { KubernetesConfig, Logger } from '../platform'
+import { z } from 'zod'
+import { createKubernetesClient, type KubernetesConfig, type Logger } from '../platform'
 
 /** `aws.eks` as the Java SDK's EKSPlugin sends it. */
 export interface EksMetadata {
@@ -34,36 +33,22 @@ function containerId(files: readonly string[]): string | undefined {
   return undefined
 }
 
+const clusterInfo = z.object({ data: z.record(z.string(), z.string()).optional() })
+
 /**
  * Reads the cluster name from the Container Insights ConfigMap `amazon-cloudwatch/cluster-info` (key
- * `cluster.name`), with the pod's service account, as the Java SDK's EKS plugin does. The in-cluster config
- * (server, token, CA file) is @kubernetes/client-node's; the request itself goes through Bun's fetch with the
- * CA passed as `tls.ca`, because client-node 2.x hands the CA to an undici option that Bun ignores
- * (oven-sh/bun#38840: its own call fails with "self signed certificate" here).
+ * `cluster.name`), with the pod's service account, as the Java SDK's EKS plugin does.
  */
 async function readClusterName(kubernetes: KubernetesConfig, timeoutMs: number): Promise<string | undefined> {
-  const kc = new KubeConfig()
-  const server = `https://${kubernetes.api.host.includes(':') ? `[${kubernetes.api.host}]` : kubernetes.api.host}:${kubernetes.api.port}`
-  kc.loadFromClusterAndUser(
-    { name: 'inCluster', server, caFile: join(kubernetes.serviceAccountDir, 'ca.crt'), skipTLSVerify: false },
-    {
-      name: 'inClusterUser',
-      authProvider: { name: 'tokenFile', config: { tokenFile: join(kubernetes.serviceAccountDir, 'token') } },
-    },
+  const client = await createKubernetesClient(
+    { kind: 'in-cluster', api: kubernetes.api, serviceAccountDir: kubernetes.serviceAccountDir },
+    { timeoutMs },
   )
-  const options: { headers?: Record<string, string> } = { headers: {} }
-  await kc.applyToHTTPSOptions(options)
-  const cluster = kc.getCurrentCluster()
-  const ca = cluster?.caFile ? readFileSync(cluster.caFile, 'utf8') : undefined
-  const response = await fetch(`${server}/api/v1/namespaces/amazon-cloudwatch/configmaps/cluster-info`, {
-    headers: options.headers ?? {},
-    signal: AbortSignal.timeout(timeoutMs),
-    tls: { ...(ca ? { ca } : {}), rejectUnauthorized: true },
-  })
-  if (!response.ok) throw new Error(`GET configmap amazon-cloudwatch/cluster-info answered ${response.status}`)
-  const body = (await response.json()) as { data?: Record<string, unknown> }
-  const name = body.data?.['cluster.name']
-  return typeof name === 'string' && name !== '' ? name : undefined
+  const ref = { apiVersion: 'v1', resource: 'configmaps', namespace: 'amazon-cloudwatch', name: 'cluster-info' }
+  const configMap = await client.get(ref, clusterInfo)
+  if (configMap === undefined) throw new Error('the ConfigMap amazon-cloudwatch/cluster-info does not exist')
+  const name = configMap.data?.['cluster.name']
+  return name ? name : undefined
 }
 
 /** On EKS: cluster, pod and container for every segment. Outside Kubernetes: undefined at once, no I/O. */
