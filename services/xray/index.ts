@@ -1,5 +1,20 @@
 export { detectEks, type EksDetectionOptions, type EksMetadata } from './eks'
 export { createUdpEmitter, type EmitterStats, type SegmentSink } from './emitter'
+export { combineExporters, createXrayExporter, type SpanExporter } from './exporter'
+export type { EntityDocument } from './model'
+export {
+  type AnyValue,
+  anyValueSchema,
+  type ExportTraceServiceRequest,
+  exportTraceServiceRequestSchema,
+  type KeyValue,
+  keyValueSchema,
+  type OtlpSpan,
+  otlpSpanSchema,
+  type ResourceSpans,
+  spanKind,
+  statusCode,
+} from './otlp-model'
 export type { SamplingRules } from './sdk'
 export {
   type CauseDocument,

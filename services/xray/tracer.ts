@@ -14,6 +14,7 @@ import {
 } from '../platform'
 import { detectEks, type EksMetadata } from './eks'
 import { createUdpEmitter, type SegmentSink } from './emitter'
+import { createXrayExporter, type SpanExporter } from './exporter'
 import { createLocalSampler } from './local-sampler'
 import { addCause, type EntityDocument, flagStatus, newEntityId, newTraceId, now, SegmentTree } from './model'
 import {
@@ -25,7 +26,6 @@ import {
   startCentralizedSampling,
   useLogger,
 } from './sdk'
-import { maxDocumentBytes } from './segment-document'
 import { formatTraceHeader, parseTraceHeader } from './trace-header'
 
 /** What a subsegment stands for; each becomes a `namespace: remote` node on the service map. */
@@ -131,11 +131,11 @@ export class TracingConfigError extends CliProblems {
   }
 }
 
-// Finished documents go to the sink in batches: a full batch at once, else whatever waited this long. Each
+// Finished documents go to the exporters in batches: a full batch at once, else whatever waited this long. Each
 // hand-over to a sender worker wakes it, which costs more than the datagrams it carries; the daemon holds
 // documents up to a second anyway.
-const serializeAtDocuments = 128
-const serializeEveryMs = 50
+const exportAtDocuments = 128
+const exportEveryMs = 50
 
 /** Reads and validates a local rules file (AWS_XRAY_SAMPLING_RULES). */
 export function loadSamplingRules(file: string): SamplingRules {
@@ -160,7 +160,9 @@ export function loadSamplingRules(file: string): SamplingRules {
 export interface TracerOptions {
   readonly config: XrayConfig
   readonly log: Logger
-  /** Where documents go. @default UDP to config.daemonUdp */
+  /** Where finished documents go. @default X-Ray documents over `sink` */
+  readonly exporter?: SpanExporter
+  /** Where X-Ray documents go when no exporter is given. @default UDP to config.daemonUdp */
   readonly sink?: SegmentSink
   /** Local rules; the file named by config.samplingRulesFile wins. @default defaultSamplingRules */
   readonly samplingRules?: SamplingRules
@@ -170,11 +172,6 @@ export interface TracerOptions {
   readonly version?: string
   /** On EKS: `aws.eks` and `origin: AWS::EKS::Container` on every segment once known (see eks.ts). */
   readonly eks?: Promise<EksMetadata | undefined> | EksMetadata | undefined
-}
-
-/** Whether a serialized document fits one datagram; a UTF-16 unit is at most 3 UTF-8 bytes, so most need no count. */
-function fitsDatagram(text: string): boolean {
-  return text.length * 3 <= maxDocumentBytes || Buffer.byteLength(text) <= maxDocumentBytes
 }
 
 function toRequest(input: string | URL | Request, init?: RequestInit): Request {
@@ -240,7 +237,8 @@ function spanFor(entity: EntityDocument): Span {
 export function createTracer(options: TracerOptions): Tracer {
   const { config, log } = options
   const storage = new AsyncLocalStorage<Store>()
-  const sink = options.sink ?? createUdpEmitter({ address: config.daemonUdp, log })
+  const exporter =
+    options.exporter ?? createXrayExporter(options.sink ?? createUdpEmitter({ address: config.daemonUdp, log }), log)
   const rules = config.samplingRulesFile
     ? loadSamplingRules(config.samplingRulesFile)
     : (options.samplingRules ?? defaultSamplingRules)
@@ -258,60 +256,22 @@ export function createTracer(options: TracerOptions): Tracer {
   const service = { name: 'app', version: options.version ?? '0.0.0', runtime: 'bun', runtime_version: Bun.version }
   const sdkData = { xray: { sdk: 'app X-Ray layer for Bun', sdk_version: options.version ?? '0.0.0' } }
 
-  // Finished documents are serialized and handed to the sink in batches, off the request that finished them:
-  // serializing each as it ended cost more CPU per request at 100% sampling and no less at default sampling.
+  // Finished documents go to the exporter in batches, off the request that finished them: serializing each as
+  // it ended cost more CPU per request at 100% sampling and no less at default sampling.
   let finished: EntityDocument[] = []
-  let serializeTimer: ReturnType<typeof setTimeout> | undefined
-  const serializeFinished = () => {
-    clearTimeout(serializeTimer)
-    serializeTimer = undefined
+  let exportTimer: ReturnType<typeof setTimeout> | undefined
+  const exportFinished = () => {
+    clearTimeout(exportTimer)
+    exportTimer = undefined
     if (finished.length === 0) return
     const batch = finished
     finished = []
-    const texts: string[] = []
-    for (const document of batch) {
-      const text = JSON.stringify(document)
-      if (fitsDatagram(text)) texts.push(text)
-      else splitInto(texts, document)
-    }
-    sink.send(texts)
+    exporter.export(batch)
   }
   const send = (document: EntityDocument) => {
     finished.push(document)
-    if (finished.length >= serializeAtDocuments) serializeFinished()
-    else serializeTimer ??= setTimeout(serializeFinished, serializeEveryMs)
-  }
-
-  // A segment too big for one datagram keeps the subsegments that fit; the rest go out as independent
-  // subsegment documents (type, trace_id, parent_id), which the daemon and X-Ray join back into the trace.
-  const splitInto = (texts: string[], document: EntityDocument) => {
-    const children = document.subsegments ?? []
-    const kept: EntityDocument[] = []
-    const overflow: EntityDocument[] = []
-    let size = Buffer.byteLength(JSON.stringify({ ...document, subsegments: [] }))
-    for (const child of children) {
-      const childSize = Buffer.byteLength(JSON.stringify(child)) + 1
-      if (overflow.length === 0 && size + childSize <= maxDocumentBytes) {
-        kept.push(child)
-        size += childSize
-      } else {
-        overflow.push(child)
-      }
-    }
-    const head: EntityDocument = { ...document }
-    if (kept.length > 0) head.subsegments = kept
-    else delete head.subsegments
-    texts.push(JSON.stringify(head))
-    for (const child of overflow) {
-      const independent = JSON.stringify({
-        ...child,
-        type: 'subsegment',
-        trace_id: document.trace_id,
-        parent_id: document.id,
-      })
-      if (fitsDatagram(independent)) texts.push(independent)
-      else log.warn('dropping a subsegment larger than a datagram', { bytes: Buffer.byteLength(independent) })
-    }
+    if (finished.length >= exportAtDocuments) exportFinished()
+    else exportTimer ??= setTimeout(exportFinished, exportEveryMs)
   }
 
   const removeHeaderSource = addResponseHeaderSource({
@@ -561,8 +521,8 @@ export function createTracer(options: TracerOptions): Tracer {
     },
     async close() {
       removeHeaderSource()
-      serializeFinished()
-      await sink.close()
+      exportFinished()
+      await exporter.close()
     },
   }
 }
