@@ -105,3 +105,14 @@ test('nothing but the CLI reads the environment (it hands it to loadConfig)', as
   }
   expect(readers).toEqual(['cmd/app.ts'])
 })
+
+test('tracing knows no web framework and no role: xray imports no Elysia and names no role path', async () => {
+  const problems: string[] = []
+  for (const file of await sourceFiles()) {
+    if (!file.startsWith('services/xray/') || isTest(file)) continue
+    const source = await Bun.file(join(root, file)).text()
+    if (/from\s+['"]elysia['"]/.test(source)) problems.push(`${file}: imports elysia`)
+    if (/['"`/]\/?(usermgmt|notification)\//.test(source)) problems.push(`${file}: names a role's path`)
+  }
+  expect(problems).toEqual([])
+})

@@ -3,6 +3,7 @@ import { renameSync, writeFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
 import type { HostPort, Logger } from '../platform'
 import { defaultSamplingRules, type SamplingRules } from '../xray'
+
 import { type Collector, createCollector } from './collector'
 import type { Entity } from './document'
 import { buildServiceGraph } from './graph'
@@ -49,6 +50,22 @@ export interface TraceFilter {
   readonly maxMs?: number | undefined
 }
 
+/**
+ * What the console serves as centralized rules when given none: the SDK's default, and never the health checks of
+ * the course's two roles, which their own local rules skip too.
+ */
+const consoleSamplingRules: SamplingRules = {
+  ...defaultSamplingRules,
+  rules: ['/usermgmt/health*', '/notification/health*'].map((url_path) => ({
+    description: 'Health checks: polled every 10-15 s by the ALB and the kubelet',
+    host: '*',
+    http_method: '*',
+    url_path,
+    fixed_target: 0,
+    rate: 0,
+  })),
+}
+
 /** Asked of the kernel, which caps it at net.core.rmem_max. */
 const receiveBuffer = 4 * 1024 * 1024
 
@@ -78,7 +95,7 @@ function spanView({ entity, ...span }: AssembledTrace['spans'][number]) {
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const { log } = options
   const collector = createCollector({ maxTraces: options.maxTraces, maxBytes: options.maxBytes })
-  const sampling = createSamplingService(options.samplingRules ?? defaultSamplingRules)
+  const sampling = createSamplingService(options.samplingRules ?? consoleSamplingRules)
   const forwarding = { sent: 0, failed: 0 }
   let lastRejectLog = 0
 

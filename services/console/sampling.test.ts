@@ -33,6 +33,7 @@ test('the SDK takes its sampling decisions from the rules the console serves', a
       contextMissing: 'LOG_ERROR',
       collectSqlQueries: false,
       samplingRulesFile: undefined,
+      propagators: ['tracecontext', 'baggage', 'xray'],
     },
     log: captureLog().log,
     // Locally the SDK would sample everything: what is not sampled below was decided by the console's rules.

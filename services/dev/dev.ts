@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { startConsole, startMailSink } from '../console'
-import { createSmtpMailer, startNotification } from '../notification'
+import { createSmtpMailer, notificationNeverTraced, startNotification } from '../notification'
 import { CliProblems, type DevConfig, type Logger, Secret, type XrayConfig } from '../platform'
-import { createSqliteDatabase, startUsermgmt } from '../usermgmt'
+import { createSqliteDatabase, startUsermgmt, usermgmtNeverTraced } from '../usermgmt'
 import { createTracer, traceEverything } from '../xray'
 
 export interface DevEnvironment {
@@ -30,6 +30,7 @@ function devXray(tracingName: string, daemonPort: number): XrayConfig {
     contextMissing: 'LOG_ERROR',
     collectSqlQueries: true,
     samplingRulesFile: undefined,
+    propagators: ['tracecontext', 'baggage', 'xray'],
   }
 }
 
@@ -96,6 +97,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
         config: devXray('V1-Notification-Microservice', xrayConsole.udpPort),
         log: log.child({ role: 'notification', component: 'xray' }),
         samplingRules: traceEverything,
+        neverSample: notificationNeverTraced,
         centralizedSampling: false,
         version,
       }),
@@ -113,6 +115,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
         config: devXray('User-Management-Microservice', xrayConsole.udpPort),
         log: log.child({ role: 'usermgmt', component: 'xray' }),
         samplingRules: traceEverything,
+        neverSample: usermgmtNeverTraced,
         centralizedSampling: false,
         version,
       }),

@@ -7,5 +7,6 @@ export {
   type SmtpFailure,
   type SmtpMailerOptions,
 } from './mailer'
+export { neverTracedPaths as notificationNeverTraced } from './routes'
 export { serveNotification } from './serve'
 export { type NotificationOptions, type RunningNotification, startNotification } from './start'

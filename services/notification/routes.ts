@@ -37,6 +37,9 @@ function localAddress(): string {
   return '127.0.0.1'
 }
 
+/** Never traced: the kubelet polls the health check every few seconds; traced, it floods the map and costs money. */
+export const neverTracedPaths: readonly string[] = ['/notification/health*']
+
 export function createNotificationRoutes(deps: NotificationRouteDeps) {
   const { mailer, appVersion, log } = deps
   const sent = createIdempotencyCache()

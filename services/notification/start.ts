@@ -64,7 +64,7 @@ export function startNotification(options: NotificationOptions): RunningNotifica
       keyOf: serviceToken ? () => 'service-token' : (request) => peerKeyOf(request, (r) => server?.peerAddress(r)),
       what: serviceToken ? 'Mail sending per service token' : 'Mail sending per caller address',
     })
-  const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
+  const app = createServiceApp({ log }).use(
     createNotificationRoutes({
       mailer: tracedMailer(mailer, tracer),
       appVersion: options.appVersion,
@@ -76,7 +76,7 @@ export function startNotification(options: NotificationOptions): RunningNotifica
   const running = startHttpServer(app, {
     port: options.port,
     log,
-    begin: tracer.begin,
+    middleware: tracer.middleware,
     hostname: options.hostname,
     // A send that started just before SIGTERM runs to its end (at most its budget) and gets its answer.
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? mailDeliveryDeadlineMs,

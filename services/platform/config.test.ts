@@ -157,6 +157,23 @@ describe('DB_SSL_MODE and DB_SSL_CA', () => {
   })
 })
 
+test('OTEL_PROPAGATORS names the trace headers read and sent: a list, none, or a clear refusal', () => {
+  const propagators = (value: string) => {
+    const result = loadConfig('usermgmt', { OTEL_PROPAGATORS: value })
+    return result.ok ? result.value.xray.propagators : result.problems
+  }
+  expect(loadConfig('usermgmt', {}).ok && propagators('tracecontext,baggage,xray')).toEqual([
+    'tracecontext',
+    'baggage',
+    'xray',
+  ])
+  expect(propagators(' XRAY , tracecontext ')).toEqual(['xray', 'tracecontext'])
+  expect(propagators('none')).toEqual([])
+  expect(propagators('b3,xray')).toEqual([
+    'OTEL_PROPAGATORS: must list tracecontext, baggage and xray (or be none); b3 is not supported (got "b3,xray")',
+  ])
+})
+
 test('a Secret never prints its value', () => {
   const secret = new Secret('hunter2')
   expect(`${secret}`).toBe('***')

@@ -14,6 +14,10 @@ export interface HostPort {
   readonly port: number
 }
 
+/** The trace headers OTEL_PROPAGATORS may name: W3C traceparent (and tracestate), W3C baggage, X-Amzn-Trace-Id. */
+export type Propagator = 'tracecontext' | 'baggage' | 'xray'
+const supportedPropagators: readonly Propagator[] = ['tracecontext', 'baggage', 'xray']
+
 export type ContextMissing = 'LOG_ERROR' | 'RUNTIME_ERROR' | 'IGNORE_ERROR'
 export type SmtpTlsMode = 'starttls' | 'tls' | 'none'
 
@@ -32,6 +36,10 @@ export interface XrayConfig {
   readonly collectSqlQueries: boolean
   /** AWS_XRAY_SAMPLING_RULES: a local rules file. @default none */
   readonly samplingRulesFile: string | undefined
+  /**
+   * OTEL_PROPAGATORS: the trace headers read from requests and sent on calls. @default tracecontext, baggage, xray
+   */
+  readonly propagators: readonly Propagator[]
   /** The Kubernetes API when running in a pod (KUBERNETES_SERVICE_HOST/PORT), for the EKS metadata. */
   readonly kubernetes?: KubernetesConfig | undefined
 }
@@ -312,6 +320,26 @@ function authProblems(values: Readonly<Record<string, string>>): z.core.$ZodIssu
     .map((name) => issue(name, 'is set, but AUTH_MODE is not jwt, so no token would be checked: set AUTH_MODE=jwt'))
 }
 
+/** OTEL_PROPAGATORS: a comma-separated list; `none` alone for no propagation, as the specification has it. */
+const propagatorList = z.string().transform((text, ctx): Propagator[] => {
+  const names = text
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name !== '')
+  if (names.length === 1 && names[0] === 'none') return []
+  const unknown = names.filter((name) => !supportedPropagators.some((known) => known === name))
+  if (unknown.length > 0 || names.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must list tracecontext, baggage and xray (or be none); ${unknown.length > 0 ? `${unknown.join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not supported` : 'nothing listed'}`,
+    })
+    return z.NEVER
+  }
+  return supportedPropagators
+    .filter((known) => names.includes(known))
+    .sort((a, b) => names.indexOf(a) - names.indexOf(b))
+})
+
 const logLevel = z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })
 
 const xrayEnv = {
@@ -334,6 +362,7 @@ const xrayEnv = {
     .default('LOG_ERROR'),
   AWS_XRAY_COLLECT_SQL_QUERIES: boolean().default(false),
   AWS_XRAY_SAMPLING_RULES: z.string().trim().min(1, 'must be a file path').optional(),
+  OTEL_PROPAGATORS: propagatorList.default(['tracecontext', 'baggage', 'xray']),
   LOG_LEVEL: logLevel.default('info'),
   KUBERNETES_SERVICE_HOST: host.optional(),
   KUBERNETES_SERVICE_PORT: port.default(443),
@@ -508,6 +537,7 @@ function xrayConfig(env: z.infer<z.ZodObject<typeof xrayEnv>>, role: Role): Xray
     contextMissing: env.AWS_XRAY_CONTEXT_MISSING,
     collectSqlQueries: env.AWS_XRAY_COLLECT_SQL_QUERIES,
     samplingRulesFile: env.AWS_XRAY_SAMPLING_RULES,
+    propagators: env.OTEL_PROPAGATORS,
     kubernetes:
       env.KUBERNETES_SERVICE_HOST === undefined
         ? undefined

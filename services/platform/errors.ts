@@ -126,7 +126,22 @@ export function apiErrorBody(status: number, error: AppError, now = new Date()):
 }
 
 /** The ApiError response for an AppError: the one place an error becomes HTTP. */
+/** The ApiError response for an AppError: the one place an error becomes HTTP. */
 export function apiErrorResponse(error: AppError): Response {
   const status = statusOf(error.kind)
   return json(apiErrorBody(status, error), { status, headers: { ...error.headers } })
+}
+
+// What was thrown behind a request's 5xx answer, for whoever looks at the answer afterwards (the tracing layer
+// records it as the segment's cause). Only failures are entered, so a request that succeeds pays nothing.
+const failures = new WeakMap<Request, unknown>()
+
+/** Remembers what a request failed with, when its answer is a 5xx. */
+export function noteFailure(request: Request, failure: unknown): void {
+  failures.set(request, failure)
+}
+
+/** What a request's 5xx answer stands for, if the error handling noted it. */
+export function failureOf(request: Request): unknown {
+  return failures.get(request)
 }

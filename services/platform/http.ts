@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import { z } from 'zod'
-import { AppError, apiErrorResponse, type SubError } from './errors'
+import { AppError, apiErrorResponse, noteFailure, type SubError, statusOf } from './errors'
 import type { Logger } from './logger'
 import { clientClosed, isClientGone, pathOf } from './server'
 
@@ -90,8 +90,6 @@ function routePattern(path: string): RegExp {
 
 export interface ServiceAppOptions {
   readonly log: Logger
-  /** Plugins that must see errors before they become ApiErrors (the tracing layer's). */
-  readonly plugins?: readonly Elysia[]
 }
 
 /**
@@ -103,13 +101,15 @@ export function createServiceApp(options: ServiceAppOptions) {
   // Elysia's default finds the path by skipping 11 characters of the URL (http://a.bc), so a Host of 1 to 3
   // characters (http://ab/...) made it look for the path inside the path: every route answered 405.
   const app: Elysia = new Elysia({ name: 'service', handler: { standardHostname: false } })
-  for (const plugin of options.plugins ?? []) app.use(plugin)
   const allowedMethods = (path: string): string[] =>
     app.routes
       .filter((route) => route.method !== 'ALL' && routePattern(route.path).test(path))
       .map((route) => route.method)
   return app.onError(function mapErrorToApiError({ code, error, request }) {
-    if (error instanceof AppError) return apiErrorResponse(error)
+    if (error instanceof AppError) {
+      if (statusOf(error.kind) >= 500) noteFailure(request, error)
+      return apiErrorResponse(error)
+    }
     if (code === 'NOT_FOUND') {
       const path = pathOf(request.url)
       const allow = allowedMethods(path)
@@ -125,6 +125,7 @@ export function createServiceApp(options: ServiceAppOptions) {
     if (code === 'PARSE') return apiErrorResponse(new AppError('malformed', malformedJson))
     if (isClientGone(request, error)) return apiErrorResponse(clientClosed(error))
     log.error('unhandled error', { error, method: request.method, path: pathOf(request.url) })
+    noteFailure(request, error)
     return apiErrorResponse(new AppError('internal', 'Unexpected error'))
   })
 }

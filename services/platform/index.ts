@@ -40,6 +40,7 @@ export {
   loadDevConfig,
   type MailConfig,
   type NotificationConfig,
+  type Propagator,
   parseHostPort,
   type Role,
   type RoleConfig,
@@ -62,7 +63,9 @@ export {
   apiErrorBody,
   apiErrorResponse,
   type ErrorKind,
+  failureOf,
   formatApiTimestamp,
+  noteFailure,
   type SubError,
   statusOf,
 } from './errors'
@@ -79,7 +82,7 @@ export {
   type ListQuery,
 } from './kubernetes'
 export { type RunningService, runningService, type Stoppable, shutdownGraceMs, stopOnSignal } from './lifecycle'
-export { createLogger, type LogFields, type Logger, type LogLevel } from './logger'
+export { createLogger, flushLogs, type LogFields, type Logger, type LogLevel } from './logger'
 export {
   idempotencyKey,
   type MailRequest,
@@ -102,13 +105,14 @@ export {
   type Taken,
   type TokenBuckets,
 } from './rate-limit'
-export { addResponseHeaderSource, empty, json, type ResponseHeaderSource, text } from './responses'
+export { empty, json, text } from './responses'
 export { Secret } from './secret'
 export {
   type HttpServer,
+  type Middleware,
   maxBodyBytes,
   type PeerAddress,
   pathOf,
-  type RequestScope,
+  type RequestContext,
   startHttpServer,
 } from './server'

@@ -1,4 +1,4 @@
-import type { Logger } from './logger'
+import { flushLogs, type Logger } from './logger'
 import { mailDeliveryDeadlineMs } from './mail-contract'
 import type { HttpServer } from './server'
 
@@ -35,6 +35,7 @@ export function stopOnSignal(target: Stoppable, log: Logger, graceMs = shutdownG
         .stop()
         .then(() => {
           clearTimeout(force)
+          flushLogs()
           resolve()
         })
         .catch((error: unknown) => {

@@ -1,3 +1,5 @@
+import { writeSync } from 'node:fs'
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
@@ -15,12 +17,14 @@ export interface Logger {
   child(fields: LogFields): Logger
   /** A logger that adds fields known only when the line is written (e.g. the current trace id). */
   withContext(context: () => LogFields | undefined): Logger
+  /** Whether lines of this level are written, so that a caller builds nothing for a line that would be dropped. */
+  enabled(level: LogLevel): boolean
 }
 
 export interface LoggerOptions {
   /** Lines below this level are dropped. @default 'info' */
   readonly level?: LogLevel
-  /** Where each JSON line goes. @default stdout */
+  /** Where each JSON line goes. @default stdout, buffered (see writeToStdout) */
   readonly write?: (line: string) => void
   readonly fields?: LogFields
   readonly context?: () => LogFields | undefined
@@ -37,10 +41,55 @@ function describeError(error: unknown): unknown {
   }
 }
 
+// Lines for stdout wait here and leave together: one write every few milliseconds instead of one per request
+// line. They are flushed on a timer, when the buffer grows, on flushLogs() (a stop), and as the process exits
+// (an uncaught error included), so only a kill that skips all of those (SIGKILL, the OOM killer) loses a line,
+// and at most one flush interval of them.
+const flushEveryMs = 5
+const flushAtChars = 64 * 1024
+let pending: string[] = []
+let pendingChars = 0
+let flushTimer: ReturnType<typeof setTimeout> | undefined
+let exitHooked = false
+
+/** Writes every buffered log line now. */
+export function flushLogs(): void {
+  clearTimeout(flushTimer)
+  flushTimer = undefined
+  if (pending.length === 0) return
+  const text = pending.join('')
+  pending = []
+  pendingChars = 0
+  process.stdout.write(text)
+}
+
+function flushAtExit(): void {
+  if (pending.length === 0) return
+  const text = pending.join('')
+  pending = []
+  try {
+    writeSync(1, text)
+  } catch {
+    // stdout is gone or would block: nothing more can be done as the process exits.
+  }
+}
+
+/** The default writer: a buffered line on stdout. */
+function writeToStdout(line: string): void {
+  if (!exitHooked) {
+    exitHooked = true
+    process.on('exit', flushAtExit)
+  }
+  pending.push(`${line}\n`)
+  pendingChars += line.length + 1
+  if (pendingChars >= flushAtChars) flushLogs()
+  else flushTimer ??= setTimeout(flushLogs, flushEveryMs)
+}
+
 /** JSON lines: level, time, the bound fields (role), message, then the line's own fields. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = rank[options.level ?? 'info']
-  const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`))
+  const write = options.write ?? writeToStdout
   const bound = options.fields ?? {}
   const emit = (level: LogLevel, message: string, fields: LogFields = {}): void => {
     if (rank[level] < threshold) return
@@ -63,5 +112,6 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     error: (message, fields) => emit('error', message, fields),
     child: (fields) => createLogger({ ...options, fields: { ...bound, ...fields } }),
     withContext: (context) => createLogger({ ...options, context }),
+    enabled: (level) => rank[level] >= threshold,
   }
 }

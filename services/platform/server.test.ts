@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
 import { captureLog, openRequest, rawHttp, waitUntil } from '../testing'
-import { createServiceApp, type HttpServer, type RequestScope, readJson, startHttpServer, text } from '.'
+import { createServiceApp, type HttpServer, type Middleware, readJson, startHttpServer, text } from '.'
 
 describe('the HTTP server every role runs on', () => {
   const captured = captureLog()
@@ -14,15 +14,11 @@ describe('the HTTP server every role runs on', () => {
       .post('/items', async ({ request }) => text(JSON.stringify(await readJson(request))))
     const app = createServiceApp({ log: captured.log }).use(routes)
     // Records each request as it arrives, before its body is read: lets a test hang up at a known point.
-    const begin = (request: Request, path: string): RequestScope => {
-      arrivals.push(`${request.method} ${path}`)
-      const scope: RequestScope = {
-        run: (handler, req, p) => handler(req, p, scope),
-        finish: (response) => response,
-      }
-      return scope
+    const middleware: Middleware = (context, next) => {
+      arrivals.push(`${context.request.method} ${context.path}`)
+      return next()
     }
-    server = startHttpServer(app, { port: 0, hostname: '127.0.0.1', log: captured.log, begin })
+    server = startHttpServer(app, { port: 0, hostname: '127.0.0.1', log: captured.log, middleware })
   })
   afterAll(() => server.stop())
 

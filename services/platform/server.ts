@@ -1,3 +1,4 @@
+import type { AnyElysia } from 'elysia'
 import { AppError, apiErrorResponse } from './errors'
 import type { Logger } from './logger'
 
@@ -17,9 +18,21 @@ export function clientClosed(cause: unknown): AppError {
   return new AppError('client_closed', 'The client closed the connection before its request arrived', { cause })
 }
 
-export interface RequestHandler {
-  handle(request: Request): Promise<Response>
+/** What a middleware knows of the request it wraps. */
+export interface RequestContext {
+  /** The request being handled; once a chunked body has been counted, the request rebuilt around it. */
+  readonly request: Request
+  /** The URL's path, without the query. */
+  readonly path: string
+  /** The TCP peer's address, looked up only when asked (it costs a system call). */
+  peer(): string | undefined
 }
+
+/**
+ * One step around the handler, in the shape of Hono's middleware: it runs code before `next()`, awaits the
+ * response, and may look at it or change its headers before it leaves.
+ */
+export type Middleware = (context: RequestContext, next: () => Promise<Response>) => Promise<Response>
 
 export interface HttpServerOptions {
   /** 0 picks a free port. */
@@ -29,26 +42,12 @@ export interface HttpServerOptions {
   readonly log: Logger
   /** How long SIGTERM waits for in-flight requests before closing them. @default 10000 */
   readonly shutdownTimeoutMs?: number
-  /** Called as each request arrives (the tracing layer opens its segment here). */
-  readonly begin?: (request: Request, path: string, peer: PeerAddress) => RequestScope
+  /** Runs around every request's handler (the tracing layer's). */
+  readonly middleware?: Middleware
 }
 
-/** The client's address, looked up only when asked (the tracing layer asks for sampled requests only). */
+/** The client's address as the server saw it. */
 export type PeerAddress = (request: Request) => string | undefined
-
-/**
- * What `begin` hands back: the handler runs inside `run` (the tracing layer's context), and `finish` sees the
- * response before it is sent. Kept to a plain call and no extra promise per request: measured under wrk, every
- * step on this path shows in the throughput.
- */
-export interface RequestScope {
-  run(
-    handler: (request: Request, path: string, scope: RequestScope) => Promise<Response>,
-    request: Request,
-    path: string,
-  ): Promise<Response>
-  finish(response: Response): Response
-}
 
 export interface HttpServer {
   readonly port: number
@@ -65,9 +64,6 @@ function tooLarge(): Response {
   )
 }
 
-// A request rebuilt around its counted body has no socket of its own; its peer is the original's.
-const originals = new WeakMap<Request, Request>()
-
 async function readBounded(body: ReadableStream<Uint8Array>): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = []
   let size = 0
@@ -79,20 +75,10 @@ async function readBounded(body: ReadableStream<Uint8Array>): Promise<Uint8Array
   return Buffer.concat(chunks)
 }
 
-/**
- * Bounds the body before any handler sees it: by Content-Length when given, by counting when chunked.
- * Synchronous unless a chunked body has to be counted.
- */
-function boundRequest(request: Request): Request | Response | Promise<Request | Response> {
-  const declared = request.headers.get('content-length')
-  if (declared !== null) return Number(declared) > maxBodyBytes ? tooLarge() : request
-  if (request.body === null) return request
-  return readBounded(request.body).then((body) => {
-    if (body === undefined) return tooLarge()
-    const rebuilt = new Request(request, { body })
-    originals.set(rebuilt, request)
-    return rebuilt
-  })
+/** A request rebuilt (a counted body, a missing Host) keeps the route parameters Bun's router put on the original. */
+function rebuilt(original: Request, next: Request): Request {
+  const params = (original as Request & { params?: unknown }).params
+  return params === undefined ? next : Object.assign(next, { params })
 }
 
 const slash = '/'.charCodeAt(0)
@@ -109,7 +95,7 @@ function withoutHost(request: Request): Request | Response {
       }),
     )
   }
-  return new Request(`http://localhost${request.url}`, request)
+  return rebuilt(request, new Request(`http://localhost${request.url}`, request))
 }
 
 /** The path of a request URL, without the cost of a URL object on every request. */
@@ -120,59 +106,109 @@ export function pathOf(url: string): string {
   return end < 0 ? url.slice(start) : url.slice(start, end)
 }
 
-export function startHttpServer(app: RequestHandler, options: HttpServerOptions): HttpServer {
-  const { log, begin } = options
+type Handler = (request: Request) => Response | Promise<Response>
+
+/**
+ * Serves an Elysia app through Elysia's own Bun adapter, so that each route is compiled into Bun.serve's native
+ * router, and runs one function around every request: the body bound, the middleware, the access log. Elysia's
+ * `wrap` (a higher-order function around each compiled route and the fallback handler) is how its OpenTelemetry
+ * plugin enters too; it is the only hook that sees the finished response of every route.
+ */
+export function startHttpServer(app: AnyElysia, options: HttpServerOptions): HttpServer {
+  const { log, middleware } = options
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000
-  const handle = async (request: Request, path: string, scope: RequestScope | undefined): Promise<Response> => {
-    const started = performance.now()
-    let response: Response
-    try {
-      const bounded = boundRequest(request)
-      const checked = bounded instanceof Promise ? await bounded : bounded
-      response = checked instanceof Response ? checked : await app.handle(checked)
-    } catch (error) {
-      if (isClientGone(request, error)) {
-        log.debug('client hung up before its request body arrived', { method: request.method, path })
-        response = apiErrorResponse(clientClosed(error))
-      } else {
-        log.error('request failed outside the error handler', { error })
-        response = apiErrorResponse(new AppError('internal', 'Unexpected error'))
-      }
+  const logRequests = log.enabled('info')
+  // A request rebuilt around its counted body has no socket of its own; its peer is the original's.
+  const originals = new WeakMap<Request, Request>()
+  const peerAddress: PeerAddress = (request) => app.server?.requestIP(originals.get(request) ?? request)?.address
+
+  const failed = (request: Request, path: string, error: unknown): Response => {
+    if (isClientGone(request, error)) {
+      log.debug('client hung up before its request body arrived', { method: request.method, path })
+      return apiErrorResponse(clientClosed(error))
     }
-    log.info('request', {
-      method: request.method,
-      path,
-      status: response.status,
-      durationMs: Math.round((performance.now() - started) * 100) / 100,
-    })
-    return scope ? scope.finish(response) : response
+    log.error('request failed outside the error handler', { error })
+    return apiErrorResponse(new AppError('internal', 'Unexpected error'))
   }
-  const peer: PeerAddress = (request) => server.requestIP(originals.get(request) ?? request)?.address
-  const server = Bun.serve({
+
+  /** The body bound, then the handler; every failure becomes an answer. */
+  const handle = async (handler: Handler, context: { request: Request; readonly path: string }) => {
+    const { request, path } = context
+    try {
+      const declared = request.headers.get('content-length')
+      if (declared !== null && Number(declared) > maxBodyBytes) return tooLarge()
+      if (declared !== null || request.body === null) return await handler(request)
+      // A chunked body is counted before any handler sees it.
+      const body = await readBounded(request.body)
+      if (body === undefined) return tooLarge()
+      const counted = rebuilt(request, new Request(request, { body }))
+      originals.set(counted, request)
+      context.request = counted
+      return await handler(counted)
+    } catch (error) {
+      return failed(request, path, error)
+    }
+  }
+
+  const serve = (handler: Handler, incoming: Request): Promise<Response> | Response => {
+    // Bun hands over a relative URL when the Host header is missing or not a host; nothing downstream expects one.
+    const request = incoming.url.charCodeAt(0) === slash ? withoutHost(incoming) : incoming
+    if (request instanceof Response) return request
+    const context = { request, path: pathOf(request.url), peer: () => peerAddress(request) }
+    if (middleware === undefined) return handle(handler, context)
+    return middleware(context, () => handle(handler, context)).catch((error: unknown) =>
+      failed(request, context.path, error),
+    )
+  }
+
+  const logged = (handler: Handler, incoming: Request): Promise<Response> | Response => {
+    const started = performance.now()
+    const answer = (response: Response) => {
+      log.info('request', {
+        method: incoming.method,
+        path: pathOf(incoming.url),
+        status: response.status,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+      })
+      return response
+    }
+    const response = serve(handler, incoming)
+    return response instanceof Response ? answer(response) : response.then(answer)
+  }
+
+  app.wrap((compiled) => {
+    // Elysia types the compiled route it hands over as a bare Function; it is called with the request alone.
+    const handler = compiled as unknown as Handler
+    return logRequests
+      ? function servedAndLogged(request: Request) {
+          return logged(handler, request)
+        }
+      : function served(request: Request) {
+          return serve(handler, request)
+        }
+  })
+  app.listen({
     port: options.port,
     hostname: options.hostname ?? '0.0.0.0',
-    // Bun's own limit answers 413 with no body; ours (boundRequest) answers the ApiError, so Bun's sits far above.
+    // Elysia's default would let a second server share the port silently.
+    reusePort: false,
+    development: false,
+    // Bun's own limit answers 413 with no body; ours answers the ApiError, so Bun's sits far above.
     maxRequestBodySize: 64 * maxBodyBytes,
     idleTimeout: 30,
-    development: false,
-    fetch(request) {
-      // Bun hands over a relative URL when the Host header is missing or not a host; nothing downstream expects one.
-      const incoming = request.url.charCodeAt(0) === slash ? withoutHost(request) : request
-      if (incoming instanceof Response) return incoming
-      const path = pathOf(incoming.url)
-      return begin ? begin(incoming, path, peer).run(handle, incoming, path) : handle(incoming, path, undefined)
-    },
     error(error) {
       log.error('server error', { error })
       return apiErrorResponse(new AppError('internal', 'Unexpected error'))
     },
   })
+  const server = app.server
+  if (!server) throw new Error('the HTTP server did not start')
   const port = server.port ?? options.port
   let stopping: Promise<void> | undefined
   return {
     port,
     url: `http://127.0.0.1:${port}`,
-    peerAddress: peer,
+    peerAddress,
     stop() {
       stopping ??= (async () => {
         let timer: ReturnType<typeof setTimeout> | undefined

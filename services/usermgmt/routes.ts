@@ -61,6 +61,9 @@ export const routeAccess: Readonly<Record<string, Permission | 'open'>> = {
 
 const healthText = 'User Management Service UP and RUNNING - V1'
 
+/** Never traced: the ALB and the kubelet poll these every few seconds; traced, they flood the map and cost money. */
+export const neverTracedPaths: readonly string[] = ['/usermgmt/health*']
+
 export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
   const { database, notifications } = deps
   const db = database.db

@@ -2,12 +2,13 @@ import { authorizerFromConfig, type Logger, type UsermgmtConfig } from '../platf
 import { tracerFromConfig } from '../xray'
 import { createMysqlDatabase } from './db-mysql'
 import { type MigrationReport, migrateToLatest } from './migrations'
+import { neverTracedPaths } from './routes'
 import { type RunningRole, startUsermgmt } from './start'
 
 /** `./app serve --role=usermgmt`: MySQL from the contract's DB_* variables, notification over HTTP. */
 export function serveUsermgmt(config: UsermgmtConfig, log: Logger, version: string): RunningRole {
   return startUsermgmt({
-    tracer: tracerFromConfig(config.xray, log, version),
+    tracer: tracerFromConfig(config.xray, log, version, { neverSample: neverTracedPaths }),
     collectSqlQueries: config.xray.collectSqlQueries,
     database: createMysqlDatabase(config.db, { log: log.child({ component: 'database' }) }),
     notificationBaseUrl: `http://${config.notification.host}:${config.notification.port}`,

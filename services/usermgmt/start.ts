@@ -148,7 +148,7 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
     outbox: () => outbox,
     log: log.child({ component: 'readiness' }),
   })
-  const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
+  const app = createServiceApp({ log }).use(
     createUsermgmtRoutes({
       database,
       notifications,
@@ -163,7 +163,7 @@ export function startUsermgmt(options: UsermgmtOptions): RunningRole {
   const running = startHttpServer(app, {
     port: options.port,
     log,
-    begin: tracer.begin,
+    middleware: tracer.middleware,
     hostname: options.hostname,
     shutdownTimeoutMs: options.shutdownTimeoutMs,
   })

@@ -32,6 +32,7 @@ function xray(name: string): XrayConfig {
     contextMissing: 'LOG_ERROR',
     collectSqlQueries: false,
     samplingRulesFile: undefined,
+    propagators: ['tracecontext', 'baggage', 'xray'],
   }
 }
 

@@ -55,6 +55,7 @@ test('uses the rules the daemon serves on GetSamplingRules, over the local ones'
       contextMissing: 'LOG_ERROR',
       collectSqlQueries: false,
       samplingRulesFile: undefined,
+      propagators: ['tracecontext', 'baggage', 'xray'],
     },
     log: captureLog().log,
     // Locally nothing would be sampled: whatever is sampled below was decided by the daemon's rules.

@@ -9,7 +9,7 @@ interface CompiledRule {
 }
 
 /** The SDK's wildcards: `*` any run, `?` one character, case-insensitive. Undefined for `*`: anything matches. */
-function wildcard(pattern: string): ((text: string) => boolean) | undefined {
+export function wildcard(pattern: string): ((text: string) => boolean) | undefined {
   if (pattern === '*') return undefined
   const source = pattern
     .split('')

@@ -38,3 +38,39 @@ export function formatTraceHeader(root: string, parent: string | undefined, samp
 export function isTraceId(value: string): boolean {
   return rootPattern.test(value)
 }
+
+/** A W3C `traceparent` header's parts (version 00, and any later version read as 00 as the spec asks). */
+export interface TraceParent {
+  /** 32 lower-case hex digits. */
+  readonly traceId: string
+  /** 16 lower-case hex digits: the caller's span. */
+  readonly parentId: string
+  readonly sampled: boolean
+}
+
+const traceParentPattern = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/
+
+/** Parses `traceparent`; anything invalid (version ff, all-zero ids, a 00 header with extra fields) is undefined. */
+export function parseTraceParent(value: string | null | undefined): TraceParent | undefined {
+  if (!value || value.length > 512) return undefined
+  const match = traceParentPattern.exec(value.trim())
+  if (!match) return undefined
+  const [, version = '', traceId = '', parentId = '', flags = '', rest] = match
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined
+  if (/^0+$/.test(traceId) || /^0+$/.test(parentId)) return undefined
+  return { traceId, parentId, sampled: (Number.parseInt(flags, 16) & 1) === 1 }
+}
+
+export function formatTraceParent(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`
+}
+
+/** An X-Ray trace id (`1-5f2b3c4d-<24 hex>`) as a W3C/OTLP one (32 hex): the same id, without `1-` and the dash. */
+export function toW3cTraceId(xrayTraceId: string): string {
+  return xrayTraceId.slice(2, 10) + xrayTraceId.slice(11)
+}
+
+/** A W3C/OTLP trace id as an X-Ray one; ours begin with their start time, others with 8 random digits. */
+export function toXrayTraceId(w3cTraceId: string): string {
+  return `1-${w3cTraceId.slice(0, 8)}-${w3cTraceId.slice(8)}`
+}

@@ -36,6 +36,7 @@ function xrayConfig(daemon: FakeDaemon | { port: number }, overrides: Partial<Xr
     contextMissing: 'LOG_ERROR',
     collectSqlQueries: false,
     samplingRulesFile: undefined,
+    propagators: ['tracecontext', 'baggage', 'xray'],
     ...overrides,
   }
 }
@@ -52,7 +53,7 @@ afterAll(() => {
 /** A tiny traced service: routes that exercise awaits, timers, parallel branches, errors and status codes. */
 function startTraced(tracer: Tracer) {
   const { log } = captureLog()
-  const app = createServiceApp({ log, plugins: [tracer.plugin] }).use(
+  const app = createServiceApp({ log }).use(
     new Elysia()
       .get('/work/:n', async ({ params }) => {
         const n = Number(params.n)
@@ -93,7 +94,7 @@ function startTraced(tracer: Tracer) {
         return new Response('wide')
       }),
   )
-  return startHttpServer(app, { port: 0, hostname: '127.0.0.1', log, begin: tracer.begin })
+  return startHttpServer(app, { port: 0, hostname: '127.0.0.1', log, middleware: tracer.middleware })
 }
 
 describe('segments for requests', () => {
@@ -277,19 +278,20 @@ describe('segments for requests', () => {
 })
 
 describe('sampling', () => {
-  test('defaults to 1 a second then 5%, and never traces health checks', async () => {
-    const tracer = createTracer({ config: xrayConfig(daemon), log: captureLog().log, centralizedSampling: false })
+  test('defaults to 1 a second then 5%, and never traces the paths the role names', async () => {
+    const tracer = createTracer({
+      config: xrayConfig(daemon),
+      log: captureLog().log,
+      centralizedSampling: false,
+      neverSample: ['/usermgmt/health*'],
+    })
     let sampled = 0
     const total = 4000
     for (let i = 0; i < total; i++) {
-      const response = await tracer.around(
-        new Request('http://svc/usermgmt/users'),
-        () => undefined,
-        async () => {
-          if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) sampled++
-          return new Response('ok')
-        },
-      )
+      const response = await tracer.around(new Request('http://svc/usermgmt/users'), async () => {
+        if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) sampled++
+        return new Response('ok')
+      })
       expect(response.status).toBe(200)
     }
     // fixed_target 1 per second (the loop spans a second or two) plus 5% of the rest: expect about 200.
@@ -297,14 +299,10 @@ describe('sampling', () => {
     expect(sampled).toBeLessThan(total * 0.05 + 75)
     let health = 0
     for (let i = 0; i < 500; i++) {
-      await tracer.around(
-        new Request('http://svc/usermgmt/health-status'),
-        () => undefined,
-        async () => {
-          if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) health++
-          return new Response('ok')
-        },
-      )
+      await tracer.around(new Request('http://svc/usermgmt/health-status'), async () => {
+        if (tracer.currentTraceHeader()?.endsWith('Sampled=1')) health++
+        return new Response('ok')
+      })
     }
     expect(health).toBe(0)
     await tracer.close()
@@ -391,12 +389,7 @@ describe('context missing and unreachable daemons', () => {
       samplingRules: traceEverything,
       centralizedSampling: false,
     })
-    const request = (path: string) =>
-      tracer.around(
-        new Request(`http://svc${path}`),
-        () => undefined,
-        async () => new Response('ok'),
-      )
+    const request = (path: string) => tracer.around(new Request(`http://svc${path}`), async () => new Response('ok'))
     try {
       for (let i = 0; i < 10; i++) {
         expect((await request('/while-down')).status).toBe(200)
@@ -426,11 +419,7 @@ describe('context missing and unreachable daemons', () => {
     })
     const traceIds = new Set<string>()
     await waitUntil(async () => {
-      const response = await tracer.around(
-        new Request('http://svc/dns'),
-        () => undefined,
-        async () => new Response('ok'),
-      )
+      const response = await tracer.around(new Request('http://svc/dns'), async () => new Response('ok'))
       traceIds.add(/Root=([^;]+)/.exec(response.headers.get('x-amzn-trace-id') ?? '')?.[1] ?? '')
       await Bun.sleep(5)
       expect(daemon.datagrams.some((d) => traceIds.has(d.document.trace_id ?? ''))).toBe(true)
@@ -447,15 +436,11 @@ describe('context missing and unreachable daemons', () => {
       centralizedSampling: false,
     })
     const log = captured.log.withContext(tracer.logFields)
-    const response = await tracer.around(
-      new Request('http://svc/x'),
-      () => undefined,
-      async () => {
-        await Bun.sleep(1)
-        log.info('inside')
-        return new Response('ok')
-      },
-    )
+    const response = await tracer.around(new Request('http://svc/x'), async () => {
+      await Bun.sleep(1)
+      log.info('inside')
+      return new Response('ok')
+    })
     log.info('outside')
     const root = /Root=([^;]+)/.exec(response.headers.get('x-amzn-trace-id') ?? '')?.[1]
     expect(captured.lines.find((l) => l['message'] === 'inside')?.['traceId']).toBe(root)

@@ -1,21 +1,21 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
-import { Elysia } from 'elysia'
 import {
-  addResponseHeaderSource,
   CliProblems,
   type FetchLike,
+  failureOf,
   type LogFields,
   type Logger,
+  type Middleware,
   type PeerAddress,
   pathOf,
-  type RequestScope,
+  type RequestContext,
   type XrayConfig,
 } from '../platform'
 import { detectEks, type EksMetadata } from './eks'
 import { createUdpEmitter, type SegmentSink } from './emitter'
 import { createXrayExporter, type SpanExporter } from './exporter'
-import { createLocalSampler } from './local-sampler'
+import { createLocalSampler, wildcard } from './local-sampler'
 import { addCause, type EntityDocument, flagStatus, newEntityId, newTraceId, now, SegmentTree } from './model'
 import {
   configureSampling,
@@ -26,7 +26,14 @@ import {
   startCentralizedSampling,
   useLogger,
 } from './sdk'
-import { formatTraceHeader, parseTraceHeader } from './trace-header'
+import {
+  formatTraceHeader,
+  formatTraceParent,
+  parseTraceHeader,
+  parseTraceParent,
+  toW3cTraceId,
+  toXrayTraceId,
+} from './trace-header'
 
 /** What a subsegment stands for; each becomes a `namespace: remote` node on the service map. */
 export type SubsegmentKind = 'http' | 'sql' | 'smtp'
@@ -57,15 +64,14 @@ export interface Span {
 
 export interface Tracer {
   /**
-   * Opens a request's trace as it arrives; the server runs its handler in the scope and finishes with it.
-   * Undefined when tracing is off, so the server's path stays exactly as it is without tracing.
+   * The one way tracing enters the HTTP path, around every request's handler: continue or start the trace, decide
+   * sampling, run the handler in the trace's context, record the answer. Undefined when tracing is off, so the
+   * server's path stays exactly as it is without tracing.
    */
-  readonly begin: ((request: Request, path: string, peer: PeerAddress) => RequestScope) | undefined
-  /** begin, run and finish in one call, for a handler outside the HTTP server (tests, tools). */
-  around(request: Request, clientIp: PeerAddress, next: (request: Request) => Promise<Response>): Promise<Response>
-  /** An Elysia plugin that remembers a thrown error, so a 5xx segment carries it as its cause. */
-  readonly plugin: Elysia
-  /** fetch that records a remote subsegment and sends X-Amzn-Trace-Id to the callee. */
+  readonly middleware: Middleware | undefined
+  /** The middleware around a handler outside the HTTP server (tests, tools). */
+  around(request: Request, next: (request: Request) => Promise<Response>, peer?: PeerAddress): Promise<Response>
+  /** fetch that records a remote subsegment and sends the trace on (X-Amzn-Trace-Id, traceparent) to the callee. */
   readonly fetch: FetchLike
   trace<T>(kind: SubsegmentKind, name: string, work: (span: Span) => Promise<T>): Promise<T>
   /** The header to hand to later work that should continue this request's trace (the outbox). */
@@ -79,7 +85,14 @@ export interface Tracer {
   close(): Promise<void>
 }
 
+/** Headers a request's trace carries on to every call it makes, as they came (W3C tracestate, baggage). */
+interface Carried {
+  readonly tracestate: string | undefined
+  readonly baggage: string | undefined
+}
+
 interface TraceContext {
+  /** The X-Ray form; the W3C form is the same id (toW3cTraceId). */
   readonly traceId: string
   readonly sampled: boolean
   /** The incoming Parent, or the detached parent when continuing a stored trace. */
@@ -87,43 +100,20 @@ interface TraceContext {
   /** The document tree being built, and where new subsegments go in it. */
   readonly tree: SegmentTree | undefined
   readonly entity: EntityDocument | undefined
-  /** The X-Amzn-Trace-Id answer of the request being handled (shared by the request's nested contexts). */
-  readonly reply: Reply | undefined
-  /** Set by the Elysia plugin when a handler throws. */
-  error?: unknown
+  readonly carried: Carried | undefined
 }
 
-interface Reply {
-  /** The X-Amzn-Trace-Id value. */
-  readonly answer: string
-  /** A response was built with it (see addResponseHeaderSource); otherwise it is set at the end. */
-  applied: boolean
-}
-
-const traceHeaderName = 'x-amzn-trace-id'
+const xrayHeader = 'x-amzn-trace-id'
 const untracedMarker = Symbol('untraced')
 type Store = TraceContext | typeof untracedMarker
 
-const healthPaths = ['/usermgmt/health*', '/notification/health*']
+/** The SDK's default: 1 request a second, then 5% of the rest. */
+export const defaultSamplingRules: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 0.05 } }
 
-/** SDK default (1 a second, then 5%), never the health paths the ALB and kubelet poll. */
-export const defaultSamplingRules: SamplingRules = {
-  version: 2,
-  rules: healthPaths.map((url_path) => ({
-    description: 'Health checks: polled every 10-15 s by the ALB and the kubelet',
-    host: '*',
-    http_method: '*',
-    url_path,
-    fixed_target: 0,
-    rate: 0,
-  })),
-  default: { fixed_target: 1, rate: 0.05 },
-}
-
-/** A tracing setting the user must fix (a sampling rules file): one line, exit 2, like every configuration problem. */
-/** Every request traced, health checks included: `./app dev` and the tests, where the first request should show. */
+/** Every request traced: `./app dev` and the tests, where the first request should show at once. */
 export const traceEverything: SamplingRules = { version: 2, rules: [], default: { fixed_target: 1, rate: 1 } }
 
+/** A tracing setting the user must fix (a sampling rules file): one line, exit 2, like every configuration problem. */
 export class TracingConfigError extends CliProblems {
   constructor(message: string) {
     super([message])
@@ -166,6 +156,11 @@ export interface TracerOptions {
   readonly sink?: SegmentSink
   /** Local rules; the file named by config.samplingRulesFile wins. @default defaultSamplingRules */
   readonly samplingRules?: SamplingRules
+  /**
+   * URL paths never sampled (the SDKs' wildcards: `*` any run, `?` one character), such as the health checks the ALB
+   * and the kubelet poll every few seconds; a rules file replaces this with its own rules. @default none
+   */
+  readonly neverSample?: readonly string[]
   /** Use the daemon's centralized sampling, falling back to the local rules. @default true */
   readonly centralizedSampling?: boolean
   /** service.version on every segment. */
@@ -229,10 +224,38 @@ function spanFor(entity: EntityDocument): Span {
   }
 }
 
+/** What an incoming request says about its trace, whichever header said it. */
+interface Incoming {
+  readonly traceId: string
+  readonly parentId: string | undefined
+  /** '1' or '0' when the caller decided; '?' when it asks us to decide and tell it; undefined: we decide. */
+  readonly sampled: '1' | '0' | '?' | undefined
+}
+
+/**
+ * The trace a request continues. X-Amzn-Trace-Id and traceparent are read as OTEL_PROPAGATORS allows; when both
+ * came, the one naming a parent span wins (the ALB adds a Root-only X-Amzn-Trace-Id in front of every request,
+ * which must not cut a traceparent's trace), and between two with parents the later propagator, as OpenTelemetry's
+ * composite propagator does.
+ */
+function incomingTrace(request: Request, readXray: boolean, readW3c: boolean, xrayLast: boolean): Incoming | undefined {
+  const xray = readXray ? parseTraceHeader(request.headers.get(xrayHeader)) : undefined
+  const w3c = readW3c ? parseTraceParent(request.headers.get('traceparent')) : undefined
+  const fromW3c = w3c && {
+    traceId: toXrayTraceId(w3c.traceId),
+    parentId: w3c.parentId,
+    sampled: w3c.sampled ? ('1' as const) : ('0' as const),
+  }
+  const fromXray = xray && { traceId: xray.root, parentId: xray.parent, sampled: xray.sampled }
+  if (!fromXray || !fromW3c) return fromXray ?? fromW3c
+  if (fromXray.parentId === undefined) return fromW3c
+  return xrayLast ? fromXray : fromW3c
+}
+
 /**
  * The X-Ray layer: segments per request, subsegments per call, context in AsyncLocalStorage so it follows
- * every await, timer and parallel branch under Bun. aws-xray-sdk-core supplies the segment model,
- * serialization and sampling; nothing here knows about users or mail.
+ * every await, timer and parallel branch under Bun. aws-xray-sdk-core supplies sampling; nothing here knows
+ * about users, mail or any role's paths.
  */
 export function createTracer(options: TracerOptions): Tracer {
   const { config, log } = options
@@ -248,7 +271,14 @@ export function createTracer(options: TracerOptions): Tracer {
   configureSampling({ rules, centralized })
   const localSample = createLocalSampler(rules)
   const daemonHasRules = centralized ? startCentralizedSampling() : () => false
-  const skipHealth = config.samplingRulesFile === undefined
+  const neverSample = (config.samplingRulesFile === undefined ? (options.neverSample ?? []) : []).map(
+    (pattern) => wildcard(pattern) ?? (() => true),
+  )
+  const propagators = config.propagators
+  const readXray = propagators.includes('xray')
+  const readW3c = propagators.includes('tracecontext')
+  const carryBaggage = propagators.includes('baggage')
+  const xrayLast = propagators.lastIndexOf('xray') > propagators.lastIndexOf('tracecontext')
   let eks: EksMetadata | undefined
   void Promise.resolve(options.eks).then((found) => {
     eks = found
@@ -273,16 +303,6 @@ export function createTracer(options: TracerOptions): Tracer {
     if (finished.length >= exportAtDocuments) exportFinished()
     else exportTimer ??= setTimeout(exportFinished, exportEveryMs)
   }
-
-  const removeHeaderSource = addResponseHeaderSource({
-    name: traceHeaderName,
-    value() {
-      const store = storage.getStore()
-      if (store === undefined || store === untracedMarker || store.reply === undefined) return undefined
-      store.reply.applied = true
-      return store.reply.answer
-    },
-  })
 
   const contextMissing = (what: string) => {
     if (config.contextMissing === 'RUNTIME_ERROR') throw new Error(`X-Ray context missing for ${what}`)
@@ -334,6 +354,16 @@ export function createTracer(options: TracerOptions): Tracer {
     }
   }
 
+  /** The headers that carry the trace to a callee whose call is `spanId` (the caller's own span when unsampled). */
+  const propagate = (headers: Headers, store: TraceContext, spanId: string | undefined) => {
+    if (readXray) headers.set(xrayHeader, formatTraceHeader(store.traceId, spanId, store.sampled))
+    if (readW3c) {
+      headers.set('traceparent', formatTraceParent(toW3cTraceId(store.traceId), spanId ?? newEntityId(), store.sampled))
+      if (store.carried?.tracestate) headers.set('tracestate', store.carried.tracestate)
+    }
+    if (carryBaggage && store.carried?.baggage) headers.set('baggage', store.carried.baggage)
+  }
+
   const tracedFetch: FetchLike = async (input, init) => {
     const request = toRequest(input, init)
     const store = current()
@@ -342,7 +372,7 @@ export function createTracer(options: TracerOptions): Tracer {
       return fetch(request)
     }
     return trace('http', new URL(request.url).hostname, async (span) => {
-      request.headers.set('x-amzn-trace-id', formatTraceHeader(store.traceId, span.id ?? store.parentId, store.sampled))
+      propagate(request.headers, store, span.id ?? store.parentId)
       try {
         const response = await fetch(request)
         const length = response.headers.get('content-length')
@@ -358,14 +388,9 @@ export function createTracer(options: TracerOptions): Tracer {
     })
   }
 
-  const plugin = new Elysia({ name: 'xray' }).onError({ as: 'global' }, function rememberErrorForTrace({ error }) {
-    const store = current()
-    if (store) store.error = error
-  })
-
-  /** Sampling for a request without a decision in its header: health paths never, then the rules. */
+  /** Sampling for a request without a decision from its caller: the paths never sampled, then the rules. */
   const decide = (request: Request, path: string): boolean => {
-    if (skipHealth && (path.startsWith('/usermgmt/health') || path.startsWith('/notification/health'))) return false
+    for (const match of neverSample) if (match(path)) return false
     const host = () => request.headers.get('host') ?? ''
     if (daemonHasRules()) {
       return shouldSample({ host: host(), method: request.method, path, serviceName: config.tracingName })
@@ -374,19 +399,17 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 
   /** A request's trace from its arrival: the context its handler runs in, and what happens to its response. */
-  abstract class RequestTrace implements RequestScope, TraceContext {
+  abstract class RequestTrace implements TraceContext {
     abstract readonly sampled: boolean
     abstract readonly tree: SegmentTree | undefined
     abstract readonly entity: EntityDocument | undefined
-    error?: unknown
     constructor(
       readonly traceId: string,
       readonly parentId: string | undefined,
-      readonly reply: Reply,
+      /** The X-Amzn-Trace-Id every answer carries. */
+      readonly answer: string,
+      readonly carried: Carried | undefined,
     ) {}
-    run(handler: Parameters<RequestScope['run']>[0], request: Request, path: string): Promise<Response> {
-      return storage.run(this, handler, request, path, this)
-    }
     abstract finish(response: Response): Response
     /** The handler threw instead of answering (only outside the HTTP server, which answers every error). */
     abstract fail(error: unknown): void
@@ -398,7 +421,7 @@ export function createTracer(options: TracerOptions): Tracer {
     readonly tree = undefined
     readonly entity = undefined
     finish(response: Response): Response {
-      return answered(response, this.reply)
+      return answered(response, this.answer)
     }
     fail() {}
   }
@@ -411,10 +434,12 @@ export function createTracer(options: TracerOptions): Tracer {
     constructor(
       traceId: string,
       parentId: string | undefined,
-      reply: Reply,
-      private readonly httpRequest: Record<string, string | boolean>,
+      answer: string,
+      carried: Carried | undefined,
+      private readonly context: RequestContext,
+      private readonly httpRequest: HttpRequestBlock,
     ) {
-      super(traceId, parentId, reply)
+      super(traceId, parentId, answer, carried)
       // Plain assignments rather than spreads of optional parts: this runs for every sampled request.
       const entity: EntityDocument = {
         trace_id: traceId,
@@ -441,9 +466,12 @@ export function createTracer(options: TracerOptions): Tracer {
         response: { status: response.status, ...(length === null ? {} : { content_length: Number(length) }) },
       }
       flagStatus(document, response.status)
-      if (response.status >= 500 && this.error !== undefined) addCause(document, this.error, false)
+      if (response.status >= 500) {
+        const failure = failureOf(this.context.request)
+        if (failure !== undefined) addCause(document, failure, false)
+      }
       this.tree.end()
-      return answered(response, this.reply)
+      return answered(response, this.answer)
     }
     fail(error: unknown) {
       addCause(this.entity, error, false)
@@ -451,49 +479,53 @@ export function createTracer(options: TracerOptions): Tracer {
     }
   }
 
-  const httpRequestOf = (request: Request, peer: PeerAddress): Record<string, string | boolean> => {
+  const httpRequestOf = (request: Request, peer: () => string | undefined): HttpRequestBlock => {
     const forwarded = request.headers.get('x-forwarded-for')
     const userAgent = request.headers.get('user-agent')
-    const http: Record<string, string | boolean> = { method: request.method, url: clip(stripQuery(request.url)) }
+    const http: HttpRequestBlock = { method: request.method, url: clip(stripQuery(request.url)) }
     if (forwarded) {
-      http['client_ip'] = clip(forwarded.split(',')[0]?.trim() ?? '')
-      http['x_forwarded_for'] = true
+      // The client as the first proxy saw it, as the SDKs record it; x_forwarded_for says it came from the header.
+      http.client_ip = clip(forwarded.split(',')[0]?.trim() ?? '')
+      http.x_forwarded_for = true
     } else {
-      const address = peer(request)
-      if (address) http['client_ip'] = address
+      const address = peer()
+      if (address) http.client_ip = address
     }
-    if (userAgent) http['user_agent'] = clip(userAgent)
+    if (userAgent) http.user_agent = clip(userAgent)
     return http
   }
 
-  const begin = (request: Request, path: string, peer: PeerAddress): RequestTrace => {
-    const header = request.headers.get(traceHeaderName)
-    const incoming = header === null ? undefined : parseTraceHeader(header)
-    const sampled = incoming?.sampled === '1' ? true : incoming?.sampled === '0' ? false : decide(request, path)
-    const traceId = incoming?.root ?? newTraceId()
+  const begin = (context: RequestContext): RequestTrace => {
+    const { request } = context
+    const incoming = incomingTrace(request, readXray, readW3c, xrayLast)
+    const sampled = incoming?.sampled === '1' ? true : incoming?.sampled === '0' ? false : decide(request, context.path)
+    const traceId = incoming?.traceId ?? newTraceId()
     const answer = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
-    const reply: Reply = { answer, applied: false }
+    const tracestate = readW3c ? (request.headers.get('tracestate') ?? undefined) : undefined
+    const baggage = carryBaggage ? (request.headers.get('baggage') ?? undefined) : undefined
+    const carried = tracestate === undefined && baggage === undefined ? undefined : { tracestate, baggage }
     return sampled
-      ? new SampledRequest(traceId, incoming?.parent, reply, httpRequestOf(request, peer))
-      : new UnsampledRequest(traceId, incoming?.parent, reply)
+      ? new SampledRequest(traceId, incoming?.parentId, answer, carried, context, httpRequestOf(request, context.peer))
+      : new UnsampledRequest(traceId, incoming?.parentId, answer, carried)
+  }
+
+  const middleware: Middleware = function traceRequest(context, next) {
+    const requestTrace = begin(context)
+    return storage.run(requestTrace, next).then(
+      (response) => requestTrace.finish(response),
+      (error: unknown) => {
+        requestTrace.fail(error)
+        throw error
+      },
+    )
   }
 
   return {
-    begin,
-    around(request, clientIp, next) {
-      const path = pathOf(request.url)
-      const scope = begin(request, path, clientIp)
-      return scope
-        .run((r) => next(r), request, path)
-        .then(
-          (response) => scope.finish(response),
-          (error: unknown) => {
-            scope.fail(error)
-            throw error
-          },
-        )
+    middleware,
+    around(request, next, peer) {
+      const context: RequestContext = { request, path: pathOf(request.url), peer: () => peer?.(request) }
+      return middleware(context, () => next(request))
     },
-    plugin,
     fetch: tracedFetch,
     trace,
     currentTraceHeader() {
@@ -510,7 +542,7 @@ export function createTracer(options: TracerOptions): Tracer {
         parentId: parsed.parent,
         tree: undefined,
         entity: undefined,
-        reply: undefined,
+        carried: undefined,
       }
       return storage.run(context, work)
     },
@@ -520,24 +552,23 @@ export function createTracer(options: TracerOptions): Tracer {
       return store ? { traceId: store.traceId } : undefined
     },
     async close() {
-      removeHeaderSource()
       exportFinished()
       await exporter.close()
     },
   }
 }
 
-/** The response with the request's X-Amzn-Trace-Id, set now unless it was built with it. */
-function answered(response: Response, reply: Reply): Response {
-  if (reply.applied) return response
-  const value = reply.answer
+type HttpRequestBlock = NonNullable<NonNullable<EntityDocument['http']>['request']>
+
+/** The response with the request's X-Amzn-Trace-Id. */
+function answered(response: Response, value: string): Response {
   try {
-    response.headers.set(traceHeaderName, value)
+    response.headers.set(xrayHeader, value)
     return response
   } catch {
     // An immutable response (Response.redirect, a fetched one): answer with a copy.
     const copy = new Response(response.body, response)
-    copy.headers.set(traceHeaderName, value)
+    copy.headers.set(xrayHeader, value)
     return copy
   }
 }
@@ -545,9 +576,8 @@ function answered(response: Response, reply: Reply): Response {
 /** Tracing switched off (AWS_XRAY_SDK_ENABLED=false): the same interface, doing nothing. */
 export function createDisabledTracer(): Tracer {
   return {
-    begin: undefined,
-    around: (request, _clientIp, next) => next(request),
-    plugin: new Elysia({ name: 'xray' }),
+    middleware: undefined,
+    around: (request, next) => next(request),
     fetch: (input, init) => fetch(toRequest(input, init)),
     trace: (_kind, _name, work) => work(noSpan),
     currentTraceHeader: () => undefined,
@@ -559,7 +589,12 @@ export function createDisabledTracer(): Tracer {
 }
 
 /** The tracer a role's configuration asks for: off when AWS_XRAY_SDK_ENABLED=false. */
-export function tracerFromConfig(config: XrayConfig, log: Logger, version: string): Tracer {
+export function tracerFromConfig(
+  config: XrayConfig,
+  log: Logger,
+  version: string,
+  options: Pick<TracerOptions, 'neverSample'> = {},
+): Tracer {
   if (!config.enabled) return createDisabledTracer()
   const xrayLog = log.child({ component: 'xray' })
   // Found in the background, so start-up never waits: a segment sent before the answer has no aws.eks.
@@ -567,5 +602,5 @@ export function tracerFromConfig(config: XrayConfig, log: Logger, version: strin
     if (found) xrayLog.info('running on EKS; segments carry aws.eks', { cluster: found.cluster_name, pod: found.pod })
     return found
   })
-  return createTracer({ config, log: xrayLog, version, eks })
+  return createTracer({ config, log: xrayLog, version, eks, neverSample: options.neverSample })
 }
