@@ -1,12 +1,19 @@
-export { iamCommand, synthesizeManifests } from './chart'
+export { buildChart, deploymentRecordOf, synthesizeManifests } from './chart'
 export { manifestsCommand } from './cli'
+export { iamCommand, roleArnLookup } from './iam'
 export {
+  type AuthOptions,
+  type CollectorOptions,
+  dbSslModes,
   defaultDaemonImage,
-  defaultSmtpHost,
   flagNames,
+  type IamOptions,
+  iamOptionsOf,
   type ManifestOptions,
   type ManifestSecrets,
-  manifestOptionsSchema,
   type OptionsResult,
+  parseIamOptions,
   parseManifestOptions,
+  partitionOf,
+  sesSmtpHost,
 } from './options'
