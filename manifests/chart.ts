@@ -238,7 +238,7 @@ function serviceAccount(chart: Chart, name: string, namespace: string, annotatio
 }
 
 /** What was deployed, for `./app status` (services/platform/deployment.ts). */
-export function deploymentRecordOf(o: ManifestOptions): DeploymentRecord {
+function deploymentRecordOf(o: ManifestOptions): DeploymentRecord {
   return deploymentRecord.parse({
     version: 1,
     image: o.image,
@@ -308,7 +308,7 @@ function notificationEnv(
 }
 
 /** The whole EKS deployment of the course, as one chart, in a stable order. */
-export function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
+function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
   const app = new App()
   const chart = new Chart(app, 'xray-eks', { disableResourceNameHashes: true })
   const ns = o.namespace

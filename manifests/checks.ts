@@ -442,6 +442,7 @@ export interface ExpectedDeployment {
   readonly record: Readonly<Record<string, unknown>>
 }
 
+/** The roles exit at the latest 12 s after SIGTERM (services/platform stopOnSignal). */
 const appStopSeconds = 12
 const mebibytes = (quantity: string | number | undefined) => {
   const match = /^(\d+)(Mi|Gi)$/.exec(String(quantity ?? ''))

@@ -9,7 +9,7 @@ function xrayPolicyArn(region: string): string {
 }
 
 /** How to read the role's ARN back once it exists, for --xray-role-arn. */
-export function roleArnLookup(roleName: string): string {
+function roleArnLookup(roleName: string): string {
   return `aws iam get-role --role-name ${roleName} --query Role.Arn --output text`
 }
 
