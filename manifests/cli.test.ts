@@ -94,11 +94,14 @@ describe('./app manifests as a compiled binary', () => {
     })
   })
 
-  test('--print-iam follows the region and partition, and on Fargate names the app namespace', () => {
+  test('--print-iam follows the region, and on Fargate names the app namespace', () => {
     const fargate = runApp(['manifests', '--print-iam', '--fargate', '--namespace', 'shop', '--region', 'eu-west-1'])
     expect(fargate.code).toBe(0)
     expect(fargate.stdout).toContain('    --region eu-west-1 \\\n    --namespace shop \\\n')
     expect(fargate.stdout).toContain('--role-name xray-daemon-eksdemo1-shop \\')
+  })
+
+  test("--print-iam names the policy in the region's partition, and the role --iam-role-name gives", () => {
     const china = runApp(['manifests', '--print-iam', '--region', 'cn-north-1', '--iam-role-name', 'xray-writer'])
     expect(china.stdout).toContain('--attach-policy-arn arn:aws-cn:iam::aws:policy/AWSXRayDaemonWriteAccess \\')
     expect(china.stdout).toContain('--role-name xray-writer \\')
@@ -322,7 +325,7 @@ describe('./app manifests as a compiled binary', () => {
     expect(result.stderr).not.toContain('dbpassword11')
   })
 
-  test('--values reads options from a YAML file, flags win, and a broken file is one line', () => {
+  test('--values reads options from a YAML file, and flags win', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'values-')), 'values.yaml')
     writeFileSync(
       file,
@@ -342,6 +345,10 @@ describe('./app manifests as a compiled binary', () => {
     expect(fromFile.code).toBe(0)
     const deployment = find(parseObjects(fromFile.stdout), 'Deployment', 'usermgmt-microservice')
     expect(deployment?.['spec']).toMatchObject({ replicas: 2 })
+  })
+
+  test('--values that is not YAML, or names an unknown option, is one line and exit 2', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'values-')), 'values.yaml')
     writeFileSync(file, 'xrayRoleArn: [unclosed\n')
     expect(runApp(['manifests', '--values', file], env).stderr).toStartWith(
       `app: --values: ${file} is not YAML or JSON`,
