@@ -9,51 +9,58 @@ import { flagNames, iamOptionsOf, type ManifestOptions, parseIamOptions, parseMa
 const usage = `Usage: app manifests --image REF --auth jwt|none [options] | kubectl apply -f -
        app manifests --print-iam [--cluster NAME] [--region REGION] [--pod-identity] [--fargate]
 
-Prints the course's whole EKS deployment (namespaces, X-Ray daemon, both roles, Services, Ingress, hardening)
-as YAML. Options may also come from a YAML or JSON file (--values FILE, keys as below in camelCase); flags win.
-Secrets never come from flags: DB_PASSWORD, AWS_MAIL_SERVER_USERNAME, AWS_MAIL_SERVER_PASSWORD and
-NOTIFICATION_AUTH_TOKEN are read from the environment into Secret objects, or --db-secret, --smtp-secret and
---notification-token-secret name Secrets that already exist. A combination that would not work on EKS is
-refused with the reason. The deploy checklist is docs/deploying.md.
+Prints the course's whole EKS deployment (namespaces, X-Ray daemon, both roles, Services, Ingress,
+hardening) as YAML. Options may also come from a YAML or JSON file (--values FILE, keys as below in
+camelCase); flags win. Secrets never come from flags: DB_PASSWORD, AWS_MAIL_SERVER_USERNAME,
+AWS_MAIL_SERVER_PASSWORD and NOTIFICATION_AUTH_TOKEN are read from the environment into Secret objects,
+or --db-secret, --smtp-secret and --notification-token-secret name Secrets that already exist. A
+combination that would not work on EKS is refused with the reason. Checklist: docs/deploying.md.
+
+Required:
+  --image REF               this app's image, with registry and tag (not latest) or digest
+  --auth jwt|none           jwt: usermgmt wants bearer tokens from your OpenID Connect issuer;
+                            none: anyone who reaches the ALB may read and change users
+  --jwt-issuer URL          with --auth jwt: the issuer (https)
+  --jwt-audience AUD        with --auth jwt: the audience your tokens carry
+  --xray-role-arn ARN       IAM role of the daemon's service account (IRSA), unless --pod-identity
+  --certificate-arn ARN     ACM certificate for the ALB's HTTPS listener, in --region
+  --host NAME               a DNS name for the ALB (repeatable; ExternalDNS)
+  --db-host NAME            the RDS endpoint
+  --from-address EMAIL      From of every mail (an SES identity)
 
 Options:
-  --image REF               this app's image, with registry and tag      required
-  --auth jwt|none           jwt: usermgmt wants tokens from your OpenID Connect issuer;
-                            none: anyone who reaches the ALB may read and change users   required
-  --jwt-issuer URL          the issuer (https)                           required with --auth jwt
-  --jwt-audience AUD        the audience your tokens carry               required with --auth jwt
-  --jwks-url URL            the issuer's keys (default: from its discovery document)
-  --xray-role-arn ARN       IAM role for the daemon's service account (IRSA)     required unless --pod-identity
-  --pod-identity            EKS Pod Identity instead of IRSA (not on Fargate)
-  --certificate-arn ARN     ACM certificate for the ALB's HTTPS listener, in --region   required
-  --host NAME               a DNS name for the ALB (repeatable; ExternalDNS)      required
-  --db-host NAME            the RDS endpoint                                      required
-  --db-name NAME            database                                    default usermgmt
-  --db-user NAME            database user                               default dbadmin
-  --db-ssl-mode MODE        DISABLED, PREFERRED, REQUIRED, VERIFY_CA or VERIFY_IDENTITY   default VERIFY_IDENTITY
-  --db-ssl-ca rds           CA of the database's certificate (VERIFY_* only)  default rds
-  --smtp-host NAME          SES SMTP endpoint behind smtp-service       default email-smtp.<region>.amazonaws.com
-  --from-address EMAIL      From of every mail (an SES-verified identity)         required
-  --namespace NAME          the app's namespace                         default default
-  --collector-namespace NAME  the X-Ray daemon's namespace (not with --fargate)   default xray-system
-  --replicas N              replicas per role (usermgmt only with --canary); the HPA's minimum   default 1
-  --canary V1:V2            run the V2 notification track with this replica split (not with --hpa-max)
+  --jwks-url URL            the issuer's keys                 default: from its discovery document
+  --pod-identity            EKS Pod Identity instead of IRSA (not with --fargate)
+  --db-name NAME            database                          default usermgmt
+  --db-user NAME            database user                     default dbadmin
+  --db-ssl-mode MODE        DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY
+                                                              default VERIFY_IDENTITY
+  --db-ssl-ca rds           CA of the database's certificate (VERIFY_* only)   default rds
+  --smtp-host NAME          SES SMTP endpoint                 default email-smtp.<region>.amazonaws.com
+  --namespace NAME          the app's namespace               default default
+  --collector-namespace NAME
+                            the X-Ray daemon's namespace (not with --fargate)   default xray-system
+  --replicas N              replicas per role (usermgmt only with --canary); the HPAs' minimum
+                                                              default 1
+  --canary V1:V2            the V2 notification track, this replica split (not with --hpa-max)
   --hpa-max N               a HorizontalPodAutoscaler per role, up to N replicas
-  --daemon-image REF        X-Ray daemon image        default public.ecr.aws/xray/aws-xray-daemon:3.6.6
-  --daemon-address MODE     node: each pod's own node's daemon; service: any daemon (not with --fargate)
-                                                                        default node
+  --daemon-address MODE     node: each pod's own node's daemon; service: any daemon
+                            (not with --fargate)              default node
   --fargate                 the daemon as a native sidecar in each pod (Fargate runs no DaemonSets)
-  --region REGION           the daemon's region, the SES endpoint, the IAM commands   default us-east-1
-  --cluster NAME            EKS cluster (aws.eks in traces, --print-iam)   default eksdemo1
+  --daemon-image REF        X-Ray daemon image    default public.ecr.aws/xray/aws-xray-daemon:3.6.6
+  --region REGION           the daemon's region, the SES endpoint, the IAM commands
+                                                              default us-east-1
+  --cluster NAME            EKS cluster (aws.eks in traces, the IAM commands)   default eksdemo1
   --db-secret NAME          use this existing Secret (key db-password)
   --smtp-secret NAME        use this existing Secret (keys username, password)
-  --notification-token-secret NAME  use this existing Secret (key token)
+  --notification-token-secret NAME
+                            use this existing Secret (key token)
   --values FILE             read options from a YAML or JSON file
-  --print-iam               print the commands that make the daemon's IAM role (IRSA, or the Pod Identity
-                            association) instead; reads only --cluster, --region, --namespace,
-                            --collector-namespace, --fargate, --pod-identity and --iam-role-name (a --values
-                            file may hold the others)
-  --iam-role-name NAME      the role --print-iam makes      default xray-daemon-<cluster>-<its namespace>
+  --print-iam               print the commands that make the daemon's IAM role (IRSA, or the Pod
+                            Identity association) instead; reads only --cluster, --region,
+                            --namespace, --collector-namespace, --fargate, --pod-identity and
+                            --iam-role-name (a --values file may hold the others)
+  --iam-role-name NAME      the role --print-iam makes        default xray-daemon-<cluster>-<namespace>
   -h, --help                this help`
 
 const flags = {
