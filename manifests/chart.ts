@@ -1,12 +1,45 @@
-import { ApiObject, App, Chart } from 'cdk8s'
+import { App, Chart } from 'cdk8s'
+import * as k8s from 'cdk8s-plus-33/lib/imports/k8s'
+import {
+  type DeploymentRecord,
+  deploymentRecord,
+  deploymentRecordKey,
+  deploymentRecordName,
+} from '../services/platform'
 import type { ManifestOptions, ManifestSecrets } from './options'
+import {
+  aliases,
+  daemon,
+  mysqlPort,
+  notification,
+  notificationTrackLabels,
+  secrets as secretNames,
+  usermgmt,
+} from './wiring'
 
-const usermgmtLabels = { app: 'usermgmt-restapp' }
-const notificationLabels = { app: 'notification-restapp' }
-const daemonLabels = { app: 'xray-daemon' }
+/** The Ingress's name in the course. */
+const ingressName = 'eks-microservices-demo'
 
-// What the course left out: every container non-root, read-only, no capabilities.
-const hardened = {
+// Shutdown behind a load balancer: on termination the pod first keeps serving while the endpoint change reaches
+// the ALB (or kube-proxy), then gets SIGTERM, drains, and exits; the grace period covers all of it.
+/** How long the roles may take after SIGTERM before they exit regardless (services/platform stopOnSignal). */
+const appStopSeconds = 12
+/** preStop sleep: the ALB needs a few seconds to deregister a target, kube-proxy less. */
+const preStopSeconds = { usermgmt: 15, notification: 5 } as const
+/** Room after the app exits for the Fargate sidecar daemon to send what it holds. */
+const flushSeconds = 5
+
+const graceSeconds = (preStop: number) => preStop + appStopSeconds + flushSeconds
+
+/** The daemon's buffer is allocated up front; AWS's own DaemonSet sample gives 64Mi for the 24 MB buffer. */
+const daemonMemory = `${daemon.bufferMb + 40}Mi`
+
+const podSecurityLevel = 'restricted'
+const q = (value: string) => k8s.Quantity.fromString(value)
+const int = (value: number) => k8s.IntOrString.fromNumber(value)
+
+/** Meets the restricted Pod Security Standard; the image runs as uid 10001. */
+const hardened: k8s.SecurityContext = {
   runAsNonRoot: true,
   runAsUser: 10001,
   runAsGroup: 10001,
@@ -16,103 +49,160 @@ const hardened = {
   seccompProfile: { type: 'RuntimeDefault' },
 }
 
-const tmpVolume = { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }
-const tmpMount = { name: 'tmp', mountPath: '/tmp' }
+const podSecurity: k8s.PodSecurityContext = {
+  runAsNonRoot: true,
+  runAsUser: 10001,
+  runAsGroup: 10001,
+  fsGroup: 10001,
+  seccompProfile: { type: 'RuntimeDefault' },
+}
+
+const tmpVolume: k8s.Volume = { name: 'tmp', emptyDir: { sizeLimit: q('64Mi') } }
+const tmpMount: k8s.VolumeMount = { name: 'tmp', mountPath: '/tmp' }
+const daemonConfigVolume: k8s.Volume = {
+  name: 'xray-config',
+  configMap: { name: daemon.configMap, items: [{ key: daemon.configKey, path: daemon.configKey }] },
+}
 
 function base64(value: string): string {
   return Buffer.from(value, 'utf8').toString('base64')
 }
 
-function daemonContainer(o: ManifestOptions, hostPorts: boolean) {
+function namespaceLabels(extra: Record<string, string> = {}): Record<string, string> {
   return {
-    name: 'xray-daemon',
+    'pod-security.kubernetes.io/enforce': podSecurityLevel,
+    'pod-security.kubernetes.io/warn': podSecurityLevel,
+    'pod-security.kubernetes.io/audit': podSecurityLevel,
+    ...extra,
+  }
+}
+
+/**
+ * The daemon's config. A sidecar listens on loopback only, so that nothing outside the pod can send segments
+ * under its role; a DaemonSet pod listens on its pod IP, for xray-service.
+ */
+function daemonConfig(o: ManifestOptions): string {
+  const listen = o.collector ? '0.0.0.0' : '127.0.0.1'
+  return [
+    `TotalBufferSizeMB: ${daemon.bufferMb}`,
+    `Region: "${o.region}"`,
+    'Socket:',
+    `  UDPAddress: "${listen}:${daemon.port}"`,
+    `  TCPAddress: "${listen}:${daemon.port}"`,
+    'Version: 2',
+    '',
+  ].join('\n')
+}
+
+function daemonContainer(o: ManifestOptions): k8s.Container {
+  return {
+    name: daemon.name,
     image: o.daemonImage,
     // The ECR image is FROM scratch with the binary at /xray: keep its entrypoint, pass only the config.
-    args: ['-c', '/aws/xray/config.yaml'],
+    args: ['-c', `${daemon.configDir}/${daemon.configKey}`],
     ports: [
-      { name: 'xray-ingest', containerPort: 2000, protocol: 'UDP', ...(hostPorts ? { hostPort: 2000 } : {}) },
-      { name: 'xray-tcp', containerPort: 2000, protocol: 'TCP', ...(hostPorts ? { hostPort: 2000 } : {}) },
+      { name: 'xray-ingest', containerPort: daemon.port, protocol: 'UDP' },
+      { name: 'xray-tcp', containerPort: daemon.port, protocol: 'TCP' },
     ],
-    resources: { requests: { cpu: '50m', memory: '24Mi' }, limits: { memory: '24Mi' } },
-    volumeMounts: [{ name: 'config-volume', mountPath: '/aws/xray', readOnly: true }],
+    // A sidecar listens on loopback, where the kubelet cannot probe it; a DaemonSet pod joins xray-service only
+    // once it listens.
+    readinessProbe: o.collector
+      ? { tcpSocket: { port: int(daemon.port) }, periodSeconds: 10, failureThreshold: 3 }
+      : undefined,
+    // Always makes it a native sidecar: stopped only after the app container, so it sends the last segments.
+    restartPolicy: o.collector ? undefined : 'Always',
+    resources: {
+      requests: { cpu: q('50m'), memory: q(daemonMemory) },
+      limits: { memory: q(daemonMemory) },
+    },
+    volumeMounts: [{ name: daemonConfigVolume.name, mountPath: daemon.configDir, readOnly: true }],
     securityContext: hardened,
   }
 }
 
-const daemonConfigVolume = {
-  name: 'config-volume',
-  configMap: { name: 'xray-config', items: [{ key: 'config.yaml', path: 'config.yaml' }] },
-}
-
-/** How a role finds its daemon: its node's (downward API), the course's Service, or its own sidecar. */
-function daemonEnv(o: ManifestOptions) {
-  if (o.fargate) return [{ name: 'AWS_XRAY_DAEMON_ADDRESS', value: '127.0.0.1:2000' }]
-  if (o.daemonAddress === 'service')
-    return [{ name: 'AWS_XRAY_DAEMON_ADDRESS', value: `xray-service.${o.namespace}:2000` }]
-  return [
-    { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
-    { name: 'AWS_XRAY_DAEMON_ADDRESS', value: '$(HOST_IP):2000' },
-  ]
+function daemonAddress(o: ManifestOptions): string {
+  return o.collector ? `${daemon.service}.${o.collector.namespace}:${daemon.port}` : `127.0.0.1:${daemon.port}`
 }
 
 interface RoleSpec {
-  readonly name: string
-  readonly labels: Record<string, string>
-  readonly containerName: string
+  readonly deployment: string
+  readonly container: string
+  readonly serviceAccount: string
+  readonly labels: Readonly<Record<string, string>>
+  /** The course's selector (app only): a Deployment's selector cannot change once applied. */
+  readonly selector: Readonly<Record<string, string>>
   readonly role: 'usermgmt' | 'notification'
   readonly port: number
-  readonly replicas: number
-  readonly env: readonly Record<string, unknown>[]
-  readonly readinessPath: string
+  /** undefined: an HPA owns the count. */
+  readonly replicas: number | undefined
+  /** Spread across zones: more than one replica, now or once the HPA scales. */
+  readonly spread: boolean
+  readonly env: readonly k8s.EnvVar[]
+  readonly readiness: k8s.Probe
   readonly livenessPath: string
+  readonly preStopSeconds: number
 }
 
 function roleDeployment(chart: Chart, o: ManifestOptions, spec: RoleSpec): void {
-  const containers: Record<string, unknown>[] = [
+  const http = (path: string) => ({ path, port: int(spec.port) })
+  const app: k8s.Container = {
+    name: spec.container,
+    image: o.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['/app'],
+    args: ['serve', `--role=${spec.role}`],
+    ports: [{ name: 'http', containerPort: spec.port, protocol: 'TCP' }],
+    env: [
+      ...spec.env,
+      { name: 'AWS_XRAY_DAEMON_ADDRESS', value: daemonAddress(o) },
+      { name: 'AWS_XRAY_CONTEXT_MISSING', value: 'LOG_ERROR' },
+      // aws.eks on every segment without giving the pods an API token to read amazon-cloudwatch/cluster-info.
+      { name: 'EKS_CLUSTER_NAME', value: o.cluster },
+    ],
+    // We start in milliseconds: no 60 s initial delay, and probes that need no shell (the course's used nc).
+    startupProbe: { httpGet: http(spec.livenessPath), periodSeconds: 2, failureThreshold: 30 },
+    readinessProbe: spec.readiness,
+    livenessProbe: { httpGet: http(spec.livenessPath), periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+    lifecycle: { preStop: { sleep: { seconds: spec.preStopSeconds } } },
+    resources: {
+      requests: { cpu: q('100m'), memory: q('64Mi') },
+      limits: { cpu: q('1'), memory: q('256Mi') },
+    },
+    securityContext: hardened,
+    volumeMounts: [tmpMount],
+  }
+  const podLabels = { ...spec.labels, ...(o.fargate ? { runon: 'fargate' } : {}) }
+  const spread: k8s.TopologySpreadConstraint[] = [
     {
-      name: spec.containerName,
-      image: o.image,
-      imagePullPolicy: 'IfNotPresent',
-      command: ['/app'],
-      args: ['serve', `--role=${spec.role}`],
-      ports: [{ containerPort: spec.port, name: 'http' }],
-      env: [
-        ...spec.env,
-        ...daemonEnv(o),
-        { name: 'AWS_XRAY_CONTEXT_MISSING', value: 'LOG_ERROR' },
-        // aws.eks on every segment without giving the pods an API token to read amazon-cloudwatch/cluster-info.
-        { name: 'EKS_CLUSTER_NAME', value: o.cluster },
-      ],
-      // We start in milliseconds: no 60 s initial delay, and probes that need no shell (the course's used nc).
-      startupProbe: { httpGet: { path: spec.livenessPath, port: spec.port }, periodSeconds: 2, failureThreshold: 30 },
-      readinessProbe: { httpGet: { path: spec.readinessPath, port: spec.port }, periodSeconds: 10 },
-      livenessProbe: { httpGet: { path: spec.livenessPath, port: spec.port }, periodSeconds: 10, failureThreshold: 3 },
-      resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '256Mi' } },
-      securityContext: hardened,
-      volumeMounts: [tmpMount],
+      maxSkew: 1,
+      topologyKey: 'topology.kubernetes.io/zone',
+      // A zone short of capacity delays nothing; the scheduler still prefers the emptier zone.
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector: { matchLabels: { ...spec.labels } },
+      matchLabelKeys: ['pod-template-hash'],
     },
   ]
-  const volumes: Record<string, unknown>[] = [tmpVolume]
-  if (o.fargate) {
-    containers.push(daemonContainer(o, false))
-    volumes.push(daemonConfigVolume)
-  }
-  new ApiObject(chart, spec.name, {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: spec.name, namespace: o.namespace, labels: spec.labels },
+  new k8s.KubeDeployment(chart, spec.deployment, {
+    metadata: { name: spec.deployment, namespace: o.namespace, labels: { ...spec.labels } },
     spec: {
       replicas: spec.replicas,
-      selector: { matchLabels: { app: spec.labels['app'] } },
+      selector: { matchLabels: { ...spec.selector } },
       template: {
-        metadata: { labels: { ...spec.labels, ...(o.fargate ? { runon: 'fargate' } : {}) } },
+        metadata: {
+          labels: podLabels,
+          // The sidecar daemon needs the IRSA credentials; the app container needs none.
+          annotations: o.fargate ? { 'eks.amazonaws.com/skip-containers': spec.container } : undefined,
+        },
         spec: {
-          ...(o.fargate ? { serviceAccountName: 'xray-daemon' } : {}),
-          automountServiceAccountToken: o.fargate,
-          terminationGracePeriodSeconds: 15,
-          securityContext: { runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001 },
-          containers,
-          volumes,
+          serviceAccountName: o.fargate ? daemon.serviceAccount : spec.serviceAccount,
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: graceSeconds(spec.preStopSeconds),
+          securityContext: podSecurity,
+          topologySpreadConstraints: spec.spread ? spread : undefined,
+          initContainers: o.fargate ? [daemonContainer(o)] : undefined,
+          containers: [app],
+          volumes: o.fargate ? [tmpVolume, daemonConfigVolume] : [tmpVolume],
         },
       },
     },
@@ -120,24 +210,19 @@ function roleDeployment(chart: Chart, o: ManifestOptions, spec: RoleSpec): void 
 }
 
 function disruptionBudget(chart: Chart, o: ManifestOptions, name: string, labels: Record<string, string>) {
-  new ApiObject(chart, `${name}-pdb`, {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
+  new k8s.KubePodDisruptionBudget(chart, `${name}-pdb`, {
     metadata: { name: `${name}-pdb`, namespace: o.namespace },
-    spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+    spec: { maxUnavailable: int(1), selector: { matchLabels: labels } },
   })
 }
 
-function autoscaler(chart: Chart, o: ManifestOptions, deployment: string) {
-  if (o.hpaMax === undefined) return
-  new ApiObject(chart, `${deployment}-hpa`, {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
+function autoscaler(chart: Chart, o: ManifestOptions, deployment: string, minReplicas: number, maxReplicas: number) {
+  new k8s.KubeHorizontalPodAutoscalerV2(chart, `${deployment}-hpa`, {
     metadata: { name: deployment, namespace: o.namespace },
     spec: {
       scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment },
-      minReplicas: o.replicas,
-      maxReplicas: Math.max(o.hpaMax, o.replicas),
+      minReplicas,
+      maxReplicas,
       metrics: [
         { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } },
       ],
@@ -145,215 +230,316 @@ function autoscaler(chart: Chart, o: ManifestOptions, deployment: string) {
   })
 }
 
+function serviceAccount(chart: Chart, name: string, namespace: string, annotations?: Record<string, string>) {
+  new k8s.KubeServiceAccount(chart, `sa-${namespace}-${name}`, {
+    metadata: { name, namespace, annotations },
+    automountServiceAccountToken: false,
+  })
+}
+
+/** What was deployed, for `./app status` (services/platform/deployment.ts). */
+function deploymentRecordOf(o: ManifestOptions): DeploymentRecord {
+  return deploymentRecord.parse({
+    version: 1,
+    image: o.image,
+    namespace: o.namespace,
+    collector: 'xray-daemon',
+    collectorNamespace: o.collector?.namespace ?? null,
+    fargate: o.fargate,
+    podIdentity: o.podIdentity,
+    canary: o.canary !== undefined,
+    autoscaling: o.hpaMax !== undefined,
+    auth: o.auth.mode,
+  })
+}
+
+function usermgmtEnv(o: ManifestOptions, tokenSecret: string, dbSecret: string): k8s.EnvVar[] {
+  const auth: k8s.EnvVar[] =
+    o.auth.mode === 'jwt'
+      ? [
+          { name: 'AUTH_MODE', value: 'jwt' },
+          { name: 'AUTH_JWT_ISSUER', value: o.auth.issuer },
+          { name: 'AUTH_JWT_AUDIENCE', value: o.auth.audience },
+          ...(o.auth.jwksUrl === undefined
+            ? []
+            : [{ name: 'AUTH_JWKS_URL', value: o.auth.jwksUrl } satisfies k8s.EnvVar]),
+        ]
+      : [{ name: 'AUTH_MODE', value: 'none' }]
+  return [
+    // mysql2 checks the certificate against the host it connects to: the alias would never match.
+    { name: 'DB_HOSTNAME', value: o.dbSslMode === 'VERIFY_IDENTITY' ? o.dbHost : aliases.mysql },
+    { name: 'DB_PORT', value: String(mysqlPort) },
+    { name: 'DB_NAME', value: o.dbName },
+    { name: 'DB_USERNAME', value: o.dbUser },
+    { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: dbSecret, key: secretNames.db.key } } },
+    { name: 'DB_SSL_MODE', value: o.dbSslMode },
+    ...(o.dbSslCa === undefined ? [] : [{ name: 'DB_SSL_CA', value: o.dbSslCa } satisfies k8s.EnvVar]),
+    { name: 'NOTIFICATION_SERVICE_HOST', value: notification.service },
+    { name: 'NOTIFICATION_SERVICE_PORT', value: String(notification.port) },
+    {
+      name: 'NOTIFICATION_AUTH_TOKEN',
+      valueFrom: { secretKeyRef: { name: tokenSecret, key: secretNames.notificationToken.key } },
+    },
+    ...auth,
+    { name: 'AWS_XRAY_TRACING_NAME', value: usermgmt.tracingName },
+  ]
+}
+
+function notificationEnv(
+  o: ManifestOptions,
+  version: 'V1' | 'V2',
+  secretsOf: { smtp: string; token: string },
+): k8s.EnvVar[] {
+  const fromSmtp = (key: string) => ({ secretKeyRef: { name: secretsOf.smtp, key } })
+  return [
+    { name: 'AWS_MAIL_SERVER_HOST', value: aliases.smtp },
+    // smtp-service is an alias: the certificate is checked against the real SES name.
+    { name: 'AWS_MAIL_SERVER_TLS_SERVERNAME', value: o.smtpHost },
+    { name: 'AWS_MAIL_SERVER_USERNAME', valueFrom: fromSmtp(secretNames.smtp.usernameKey) },
+    { name: 'AWS_MAIL_SERVER_PASSWORD', valueFrom: fromSmtp(secretNames.smtp.passwordKey) },
+    { name: 'AWS_MAIL_SERVER_FROM_ADDRESS', value: o.fromAddress },
+    {
+      name: 'NOTIFICATION_AUTH_TOKEN',
+      valueFrom: { secretKeyRef: { name: secretsOf.token, key: secretNames.notificationToken.key } },
+    },
+    { name: 'AWS_XRAY_TRACING_NAME', value: notification.tracingNames[version] },
+    { name: 'APP_VERSION', value: version },
+  ]
+}
+
 /** The whole EKS deployment of the course, as one chart, in a stable order. */
-export function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
+function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
   const app = new App()
   const chart = new Chart(app, 'xray-eks', { disableResourceNameHashes: true })
   const ns = o.namespace
 
-  // X-Ray daemon: service account (IRSA or Pod Identity), config, DaemonSet (not on Fargate), headless Service.
-  new ApiObject(chart, 'xray-daemon-sa', {
-    apiVersion: 'v1',
-    kind: 'ServiceAccount',
-    metadata: {
-      name: 'xray-daemon',
-      namespace: ns,
-      labels: daemonLabels,
-      ...(o.podIdentity || o.xrayRoleArn === undefined
-        ? {}
-        : { annotations: { 'eks.amazonaws.com/role-arn': o.xrayRoleArn } }),
-    },
+  // Namespaces first, so that kubectl apply creates them before what they hold. Every pod here meets the
+  // restricted standard; the Load Balancer Controller's readiness gate holds a rollout until the ALB has the pod.
+  new k8s.KubeNamespace(chart, 'ns-app', {
+    metadata: { name: ns, labels: namespaceLabels({ 'elbv2.k8s.aws/pod-readiness-gate-inject': 'enabled' }) },
   })
-  new ApiObject(chart, 'xray-config', {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
-    metadata: { name: 'xray-config', namespace: ns, labels: daemonLabels },
-    data: {
-      'config.yaml': [
-        'TotalBufferSizeMB: 24',
-        `Region: "${o.region}"`,
-        'Socket:',
-        '  UDPAddress: "0.0.0.0:2000"',
-        '  TCPAddress: "0.0.0.0:2000"',
-        'Version: 2',
-        '',
-      ].join('\n'),
-    },
-  })
-  if (!o.fargate) {
-    new ApiObject(chart, 'xray-daemon', {
-      apiVersion: 'apps/v1',
-      kind: 'DaemonSet',
-      metadata: { name: 'xray-daemon', namespace: ns, labels: daemonLabels },
+  const irsa =
+    o.podIdentity || o.xrayRoleArn === undefined ? undefined : { 'eks.amazonaws.com/role-arn': o.xrayRoleArn }
+  if (o.collector) {
+    const cns = o.collector.namespace
+    new k8s.KubeNamespace(chart, 'ns-collector', { metadata: { name: cns, labels: namespaceLabels() } })
+    serviceAccount(chart, daemon.serviceAccount, cns, irsa)
+    new k8s.KubeConfigMap(chart, 'xray-config', {
+      metadata: { name: daemon.configMap, namespace: cns, labels: { ...daemon.labels } },
+      data: { [daemon.configKey]: daemonConfig(o) },
+    })
+    new k8s.KubeDaemonSet(chart, 'xray-daemon', {
+      metadata: { name: daemon.name, namespace: cns, labels: { ...daemon.labels } },
       spec: {
-        selector: { matchLabels: daemonLabels },
-        updateStrategy: { type: 'RollingUpdate' },
+        selector: { matchLabels: { ...daemon.labels } },
+        // No hostPort: the new pod can start beside the old one, so a node never goes without a daemon.
+        updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: int(1), maxUnavailable: int(0) } },
         template: {
-          metadata: { labels: daemonLabels },
+          metadata: { labels: { ...daemon.labels } },
           spec: {
-            serviceAccountName: 'xray-daemon',
-            securityContext: { runAsNonRoot: true, runAsUser: 10001 },
-            containers: [daemonContainer(o, true)],
+            serviceAccountName: daemon.serviceAccount,
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            // Node-local delivery: a node whose daemon is missing or preempted loses every trace of its pods.
+            priorityClassName: 'system-node-critical',
+            tolerations: [{ operator: 'Exists' }],
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            affinity: {
+              nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                  nodeSelectorTerms: [
+                    // Tolerating every taint would otherwise place pods on Fargate's virtual nodes, forever Pending.
+                    {
+                      matchExpressions: [
+                        { key: 'eks.amazonaws.com/compute-type', operator: 'NotIn', values: ['fargate'] },
+                      ],
+                    },
+                  ],
+                },
+              },
+            },
+            securityContext: podSecurity,
+            containers: [daemonContainer(o)],
             volumes: [daemonConfigVolume],
           },
         },
       },
     })
+    new k8s.KubeService(chart, 'xray-service', {
+      metadata: { name: daemon.service, namespace: cns, labels: { ...daemon.labels } },
+      spec: {
+        type: 'ClusterIP',
+        selector: { ...daemon.labels },
+        // Local: each pod reaches the daemon on its own node, as hostPort did, without a host port.
+        internalTrafficPolicy: o.collector.address === 'node' ? 'Local' : 'Cluster',
+        ports: [
+          { name: 'xray-ingest', port: daemon.port, targetPort: int(daemon.port), protocol: 'UDP' },
+          { name: 'xray-tcp', port: daemon.port, targetPort: int(daemon.port), protocol: 'TCP' },
+        ],
+      },
+    })
+    serviceAccount(chart, usermgmt.serviceAccount, ns)
+    serviceAccount(chart, notification.serviceAccount, ns)
+  } else {
+    // Fargate: the pods run as the daemon's (IRSA) account; the app containers are kept out of its credentials.
+    serviceAccount(chart, daemon.serviceAccount, ns, irsa)
+    new k8s.KubeConfigMap(chart, 'xray-config', {
+      metadata: { name: daemon.configMap, namespace: ns, labels: { ...daemon.labels } },
+      data: { [daemon.configKey]: daemonConfig(o) },
+    })
   }
-  new ApiObject(chart, 'xray-service', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'xray-service', namespace: ns, labels: daemonLabels },
+  new k8s.KubeConfigMap(chart, 'deployment-record', {
+    metadata: { name: deploymentRecordName, namespace: ns },
+    data: { [deploymentRecordKey]: `${JSON.stringify(deploymentRecordOf(o), null, 2)}\n` },
+  })
+
+  // The notification token both roles share: usermgmt sends it, notification accepts only it.
+  const tokenSecret = o.notificationTokenSecret ?? secretNames.notificationToken.name
+  if (o.notificationTokenSecret === undefined) {
+    new k8s.KubeSecret(chart, 'notification-auth-token', {
+      metadata: { name: tokenSecret, namespace: ns },
+      type: 'Opaque',
+      data: { [secretNames.notificationToken.key]: base64(secrets.notificationToken ?? '') },
+    })
+  }
+
+  // User management: DB password Secret, the RDS ExternalName, Deployment, Service for the ALB.
+  const dbSecret = o.dbSecret ?? secretNames.db.name
+  if (o.dbSecret === undefined) {
+    new k8s.KubeSecret(chart, 'mysql-db-password', {
+      metadata: { name: dbSecret, namespace: ns },
+      type: 'Opaque',
+      data: { [secretNames.db.key]: base64(secrets.dbPassword ?? '') },
+    })
+  }
+  new k8s.KubeService(chart, 'mysql', {
+    metadata: { name: aliases.mysql, namespace: ns },
+    spec: { type: 'ExternalName', externalName: o.dbHost },
+  })
+  const autoscaled = o.hpaMax !== undefined
+  roleDeployment(chart, o, {
+    deployment: usermgmt.deployment,
+    container: usermgmt.container,
+    serviceAccount: usermgmt.serviceAccount,
+    labels: usermgmt.labels,
+    selector: usermgmt.labels,
+    role: 'usermgmt',
+    port: usermgmt.port,
+    replicas: autoscaled ? undefined : o.replicas,
+    spread: autoscaled || o.replicas > 1,
+    env: usermgmtEnv(o, tokenSecret, dbSecret),
+    // Out of the Service while the database does not answer; six misses in a row ride out a short blip.
+    readiness: {
+      httpGet: { path: usermgmt.readinessPath, port: int(usermgmt.port) },
+      periodSeconds: 5,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    },
+    livenessPath: usermgmt.livenessPath,
+    preStopSeconds: preStopSeconds.usermgmt,
+  })
+  new k8s.KubeService(chart, 'usermgmt-service', {
+    metadata: { name: usermgmt.service, namespace: ns, labels: { ...usermgmt.labels } },
     spec: {
-      selector: daemonLabels,
-      clusterIP: 'None',
-      ports: [
-        { name: 'xray-ingest', port: 2000, protocol: 'UDP' },
-        { name: 'xray-tcp', port: 2000, protocol: 'TCP' },
+      type: 'ClusterIP',
+      selector: { ...usermgmt.labels },
+      ports: [{ name: 'http', port: usermgmt.port, targetPort: int(usermgmt.port), protocol: 'TCP' }],
+    },
+  })
+  disruptionBudget(chart, o, 'usermgmt', { ...usermgmt.labels })
+  if (o.hpaMax !== undefined) autoscaler(chart, o, usermgmt.deployment, o.replicas, o.hpaMax)
+
+  // Notification: SMTP credentials Secret, the SES ExternalName, V1 (and the optional V2 canary), ClusterIP Service.
+  const smtpSecret = o.smtpSecret ?? secretNames.smtp.name
+  if (o.smtpSecret === undefined) {
+    new k8s.KubeSecret(chart, 'smtp-credentials', {
+      metadata: { name: smtpSecret, namespace: ns },
+      type: 'Opaque',
+      data: {
+        [secretNames.smtp.usernameKey]: base64(secrets.smtpUsername ?? ''),
+        [secretNames.smtp.passwordKey]: base64(secrets.smtpPassword ?? ''),
+      },
+    })
+  }
+  new k8s.KubeService(chart, 'smtp-service', {
+    metadata: { name: aliases.smtp, namespace: ns },
+    spec: { type: 'ExternalName', externalName: o.smtpHost },
+  })
+  const tracks: { version: 'V1' | 'V2'; replicas: number }[] = o.canary
+    ? [
+        { version: 'V1', replicas: o.canary.v1 },
+        { version: 'V2', replicas: o.canary.v2 },
+      ]
+    : [{ version: 'V1', replicas: o.replicas }]
+  for (const track of tracks) {
+    roleDeployment(chart, o, {
+      deployment: notification.deployments[track.version],
+      container: notification.container,
+      serviceAccount: notification.serviceAccount,
+      labels: notificationTrackLabels(track.version),
+      selector: notification.labels,
+      role: 'notification',
+      port: notification.port,
+      replicas: autoscaled ? undefined : track.replicas,
+      spread: autoscaled || track.replicas > 1,
+      env: notificationEnv(o, track.version, { smtp: smtpSecret, token: tokenSecret }),
+      readiness: {
+        httpGet: { path: notification.healthPath, port: int(notification.port) },
+        periodSeconds: 10,
+        timeoutSeconds: 3,
+      },
+      livenessPath: notification.healthPath,
+      preStopSeconds: preStopSeconds.notification,
+    })
+  }
+  new k8s.KubeService(chart, 'notification-service', {
+    metadata: { name: notification.service, namespace: ns, labels: { ...notification.labels } },
+    spec: {
+      type: 'ClusterIP',
+      selector: { ...notification.labels },
+      ports: [{ name: 'http', port: notification.port, targetPort: int(notification.port), protocol: 'TCP' }],
+    },
+  })
+  disruptionBudget(chart, o, 'notification', { ...notification.labels })
+  if (o.hpaMax !== undefined) autoscaler(chart, o, notification.deployments.V1, o.replicas, o.hpaMax)
+  // A second wall behind the token, where the cluster enforces NetworkPolicies.
+  new k8s.KubeNetworkPolicy(chart, 'notification-from-usermgmt-only', {
+    metadata: { name: 'notification-from-usermgmt-only', namespace: ns },
+    spec: {
+      podSelector: { matchLabels: { ...notification.labels } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        {
+          from: [{ podSelector: { matchLabels: { ...usermgmt.labels } } }],
+          ports: [{ protocol: 'TCP', port: int(notification.port) }],
+        },
       ],
     },
   })
 
-  // User management: DB password Secret, the RDS ExternalName, Deployment, NodePort Service for the ALB.
-  const dbSecret = o.dbSecret ?? 'mysql-db-password'
-  if (o.dbSecret === undefined) {
-    new ApiObject(chart, 'mysql-db-password', {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: dbSecret, namespace: ns },
-      type: 'Opaque',
-      data: { 'db-password': base64(secrets.dbPassword ?? '') },
-    })
-  }
-  new ApiObject(chart, 'mysql', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'mysql', namespace: ns },
-    spec: { type: 'ExternalName', externalName: o.dbHost },
-  })
-  roleDeployment(chart, o, {
-    name: 'usermgmt-microservice',
-    labels: usermgmtLabels,
-    containerName: 'usermgmt-restapp',
-    role: 'usermgmt',
-    port: 8095,
-    replicas: o.replicas,
-    readinessPath: '/usermgmt/health-status',
-    livenessPath: '/usermgmt/health/status',
-    env: [
-      { name: 'DB_HOSTNAME', value: 'mysql' },
-      { name: 'DB_PORT', value: '3306' },
-      { name: 'DB_NAME', value: o.dbName },
-      { name: 'DB_USERNAME', value: o.dbUser },
-      { name: 'DB_PASSWORD', valueFrom: { secretKeyRef: { name: dbSecret, key: 'db-password' } } },
-      { name: 'NOTIFICATION_SERVICE_HOST', value: 'notification-clusterip-service' },
-      { name: 'NOTIFICATION_SERVICE_PORT', value: '8096' },
-      { name: 'AWS_XRAY_TRACING_NAME', value: 'User-Management-Microservice' },
-    ],
-  })
-  new ApiObject(chart, 'usermgmt-restapp-nodeport-service', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: {
-      name: 'usermgmt-restapp-nodeport-service',
-      namespace: ns,
-      labels: usermgmtLabels,
-      annotations: { 'alb.ingress.kubernetes.io/healthcheck-path': '/usermgmt/health-status' },
-    },
-    spec: { type: 'NodePort', selector: usermgmtLabels, ports: [{ port: 8095, targetPort: 8095 }] },
-  })
-  disruptionBudget(chart, o, 'usermgmt', usermgmtLabels)
-  autoscaler(chart, o, 'usermgmt-microservice')
-
-  // Notification: SMTP credentials Secret, the SES ExternalName, V1 (and the optional V2 canary), ClusterIP Service.
-  const smtpSecret = o.smtpSecret ?? 'smtp-credentials'
-  if (o.smtpSecret === undefined) {
-    new ApiObject(chart, 'smtp-credentials', {
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: smtpSecret, namespace: ns },
-      type: 'Opaque',
-      data: { username: base64(secrets.smtpUsername ?? ''), password: base64(secrets.smtpPassword ?? '') },
-    })
-  }
-  new ApiObject(chart, 'smtp-service', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'smtp-service', namespace: ns },
-    spec: { type: 'ExternalName', externalName: o.smtpHost },
-  })
-  const notificationEnv = (version: 'V1' | 'V2') => [
-    { name: 'AWS_MAIL_SERVER_HOST', value: 'smtp-service' },
-    // smtp-service is an alias: the certificate is checked against the real SES name.
-    { name: 'AWS_MAIL_SERVER_TLS_SERVERNAME', value: o.smtpHost },
-    { name: 'AWS_MAIL_SERVER_USERNAME', valueFrom: { secretKeyRef: { name: smtpSecret, key: 'username' } } },
-    { name: 'AWS_MAIL_SERVER_PASSWORD', valueFrom: { secretKeyRef: { name: smtpSecret, key: 'password' } } },
-    { name: 'AWS_MAIL_SERVER_FROM_ADDRESS', value: o.fromAddress },
-    { name: 'AWS_XRAY_TRACING_NAME', value: `${version}-Notification-Microservice` },
-    { name: 'APP_VERSION', value: version },
-  ]
-  roleDeployment(chart, o, {
-    name: 'v1-notification-microservice',
-    labels: { ...notificationLabels, track: 'stable' },
-    containerName: 'notification-service',
-    role: 'notification',
-    port: 8096,
-    replicas: o.canary?.v1 ?? o.replicas,
-    readinessPath: '/notification/health-status',
-    livenessPath: '/notification/health-status',
-    env: notificationEnv('V1'),
-  })
-  if (o.canary) {
-    roleDeployment(chart, o, {
-      name: 'v2-notification-microservice',
-      labels: { ...notificationLabels, track: 'canary' },
-      containerName: 'notification-service',
-      role: 'notification',
-      port: 8096,
-      replicas: o.canary.v2,
-      readinessPath: '/notification/health-status',
-      livenessPath: '/notification/health-status',
-      env: notificationEnv('V2'),
-    })
-  }
-  new ApiObject(chart, 'notification-clusterip-service', {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'notification-clusterip-service', namespace: ns, labels: notificationLabels },
-    spec: { type: 'ClusterIP', selector: notificationLabels, ports: [{ port: 8096, targetPort: 8096 }] },
-  })
-  disruptionBudget(chart, o, 'notification', notificationLabels)
-  autoscaler(chart, o, 'v1-notification-microservice')
-  new ApiObject(chart, 'notification-from-usermgmt-only', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name: 'notification-from-usermgmt-only', namespace: ns },
-    spec: {
-      podSelector: { matchLabels: notificationLabels },
-      policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: { matchLabels: usermgmtLabels } }], ports: [{ protocol: 'TCP', port: 8096 }] }],
-    },
-  })
-
-  // The ALB: networking.k8s.io/v1, HTTPS with a modern policy, HTTP redirected, hosts for ExternalDNS.
+  // The ALB: ip targets (pods directly, the only mode on Fargate), HTTPS with a modern policy, HTTP redirected,
+  // hosts for ExternalDNS, and only the /usermgmt prefix.
   const hostList = o.hosts.join(', ')
-  new ApiObject(chart, 'eks-microservices-demo', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
+  new k8s.KubeIngress(chart, 'ingress', {
     metadata: {
-      name: 'eks-microservices-demo',
+      name: ingressName,
       namespace: ns,
-      labels: usermgmtLabels,
+      labels: { ...usermgmt.labels },
       annotations: {
         'alb.ingress.kubernetes.io/scheme': 'internet-facing',
+        'alb.ingress.kubernetes.io/target-type': 'ip',
         'alb.ingress.kubernetes.io/healthcheck-protocol': 'HTTP',
         'alb.ingress.kubernetes.io/healthcheck-port': 'traffic-port',
-        'alb.ingress.kubernetes.io/healthcheck-path': '/usermgmt/health-status',
+        'alb.ingress.kubernetes.io/healthcheck-path': usermgmt.livenessPath,
         'alb.ingress.kubernetes.io/healthcheck-interval-seconds': '15',
         'alb.ingress.kubernetes.io/healthcheck-timeout-seconds': '5',
         'alb.ingress.kubernetes.io/success-codes': '200',
         'alb.ingress.kubernetes.io/healthy-threshold-count': '2',
         'alb.ingress.kubernetes.io/unhealthy-threshold-count': '2',
+        // A deregistered pod still finishes what it has; the ALB need not wait the default 300 s for it.
+        'alb.ingress.kubernetes.io/target-group-attributes': `deregistration_delay.timeout_seconds=${
+          preStopSeconds.usermgmt + appStopSeconds
+        }`,
         'alb.ingress.kubernetes.io/listen-ports': '[{"HTTPS":443}, {"HTTP":80}]',
         'alb.ingress.kubernetes.io/certificate-arn': o.certificateArn,
         'alb.ingress.kubernetes.io/ssl-policy': 'ELBSecurityPolicy-TLS13-1-2-2021-06',
@@ -369,9 +555,9 @@ export function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
         http: {
           paths: [
             {
-              path: '/usermgmt',
+              path: usermgmt.pathPrefix,
               pathType: 'Prefix',
-              backend: { service: { name: 'usermgmt-restapp-nodeport-service', port: { number: 8095 } } },
+              backend: { service: { name: usermgmt.service, port: { number: usermgmt.port } } },
             },
           ],
         },
@@ -384,26 +570,4 @@ export function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
 /** The chart as one multi-document YAML stream for `kubectl apply -f -`. */
 export function synthesizeManifests(o: ManifestOptions, secrets: ManifestSecrets): string {
   return buildChart(o, secrets).synthYaml()
-}
-
-/** The Step-03 command of the course, filled in (IRSA), or the Pod Identity association. */
-export function iamCommand(o: ManifestOptions): string {
-  if (o.podIdentity) {
-    return [
-      'aws eks create-pod-identity-association \\',
-      `  --cluster-name ${o.cluster} \\`,
-      `  --namespace ${o.namespace} \\`,
-      '  --service-account xray-daemon \\',
-      '  --role-arn <role with AWSXRayDaemonWriteAccess, trusting pods.eks.amazonaws.com>',
-    ].join('\n')
-  }
-  return [
-    'eksctl create iamserviceaccount \\',
-    '    --name xray-daemon \\',
-    `    --namespace ${o.namespace} \\`,
-    `    --cluster ${o.cluster} \\`,
-    '    --attach-policy-arn arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess \\',
-    '    --approve \\',
-    '    --override-existing-serviceaccounts',
-  ].join('\n')
 }

