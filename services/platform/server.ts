@@ -108,6 +108,19 @@ export function pathOf(url: string): string {
 
 type Handler = (request: Request) => Response | Promise<Response>
 
+/** One request on its way through the server: what the middleware sees of it. */
+class ServedRequest implements RequestContext {
+  constructor(
+    public request: Request,
+    readonly path: string,
+    private readonly peerOf: PeerAddress,
+  ) {}
+
+  peer(): string | undefined {
+    return this.peerOf(this.request)
+  }
+}
+
 /**
  * Serves an Elysia app through Elysia's own Bun adapter, so that each route is compiled into Bun.serve's native
  * router, and runs one function around every request: the body bound, the middleware, the access log. Elysia's
@@ -131,37 +144,49 @@ export function startHttpServer(app: AnyElysia, options: HttpServerOptions): Htt
     return apiErrorResponse(new AppError('internal', 'Unexpected error'))
   }
 
-  /** The body bound, then the handler; every failure becomes an answer. */
-  const handle = async (handler: Handler, context: { request: Request; readonly path: string }) => {
-    const { request, path } = context
+  /** A body is counted before any handler sees it: by Content-Length when given, else by reading it. */
+  const withBody = async (handler: Handler, served: ServedRequest): Promise<Response> => {
+    const { request, path } = served
     try {
       const declared = request.headers.get('content-length')
-      if (declared !== null && Number(declared) > maxBodyBytes) return tooLarge()
-      if (declared !== null || request.body === null) return await handler(request)
-      // A chunked body is counted before any handler sees it.
-      const body = await readBounded(request.body)
+      if (declared !== null) return Number(declared) > maxBodyBytes ? tooLarge() : await handler(request)
+      const body = request.body === null ? undefined : await readBounded(request.body)
       if (body === undefined) return tooLarge()
       const counted = rebuilt(request, new Request(request, { body }))
       originals.set(counted, request)
-      context.request = counted
+      served.request = counted
       return await handler(counted)
     } catch (error) {
       return failed(request, path, error)
     }
   }
 
-  const serve = (handler: Handler, incoming: Request): Promise<Response> | Response => {
+  /** The handler, with every failure turned into an answer; no promise of its own for a request without a body. */
+  const handle = (handler: Handler, served: ServedRequest): Response | Promise<Response> => {
+    const { request } = served
+    if (request.body !== null) return withBody(handler, served)
+    try {
+      const response = handler(request)
+      return response instanceof Promise
+        ? response.catch((error: unknown) => failed(request, served.path, error))
+        : response
+    } catch (error) {
+      return failed(request, served.path, error)
+    }
+  }
+
+  const serve = (handler: Handler, incoming: Request): Response | Promise<Response> => {
     // Bun hands over a relative URL when the Host header is missing or not a host; nothing downstream expects one.
     const request = incoming.url.charCodeAt(0) === slash ? withoutHost(incoming) : incoming
     if (request instanceof Response) return request
-    const context = { request, path: pathOf(request.url), peer: () => peerAddress(request) }
-    if (middleware === undefined) return handle(handler, context)
-    return middleware(context, () => handle(handler, context)).catch((error: unknown) =>
-      failed(request, context.path, error),
-    )
+    const served = new ServedRequest(request, pathOf(request.url), peerAddress)
+    if (middleware === undefined) return handle(handler, served)
+    // `handle` answers every failure; a middleware that throws is a bug, answered by Bun.serve's error handler.
+    return middleware(served, async () => handle(handler, served))
   }
 
-  const logged = (handler: Handler, incoming: Request): Promise<Response> | Response => {
+  // The access log's line is built only when info is on; the line itself leaves in a buffered write.
+  const logged = (handler: Handler, incoming: Request): Response | Promise<Response> => {
     const started = performance.now()
     const answer = (response: Response) => {
       log.info('request', {

@@ -85,12 +85,6 @@ export interface Tracer {
   close(): Promise<void>
 }
 
-/** Headers a request's trace carries on to every call it makes, as they came (W3C tracestate, baggage). */
-interface Carried {
-  readonly tracestate: string | undefined
-  readonly baggage: string | undefined
-}
-
 interface TraceContext {
   /** The X-Ray form; the W3C form is the same id (toW3cTraceId). */
   readonly traceId: string
@@ -100,7 +94,8 @@ interface TraceContext {
   /** The document tree being built, and where new subsegments go in it. */
   readonly tree: SegmentTree | undefined
   readonly entity: EntityDocument | undefined
-  readonly carried: Carried | undefined
+  /** The request whose tracestate and baggage the trace's calls carry on as they came; read only when one is made. */
+  readonly origin: Request | undefined
 }
 
 const xrayHeader = 'x-amzn-trace-id'
@@ -359,9 +354,11 @@ export function createTracer(options: TracerOptions): Tracer {
     if (readXray) headers.set(xrayHeader, formatTraceHeader(store.traceId, spanId, store.sampled))
     if (readW3c) {
       headers.set('traceparent', formatTraceParent(toW3cTraceId(store.traceId), spanId ?? newEntityId(), store.sampled))
-      if (store.carried?.tracestate) headers.set('tracestate', store.carried.tracestate)
+      const tracestate = store.origin?.headers.get('tracestate')
+      if (tracestate) headers.set('tracestate', tracestate)
     }
-    if (carryBaggage && store.carried?.baggage) headers.set('baggage', store.carried.baggage)
+    const baggage = carryBaggage ? store.origin?.headers.get('baggage') : undefined
+    if (baggage) headers.set('baggage', baggage)
   }
 
   const tracedFetch: FetchLike = async (input, init) => {
@@ -408,7 +405,7 @@ export function createTracer(options: TracerOptions): Tracer {
       readonly parentId: string | undefined,
       /** The X-Amzn-Trace-Id every answer carries. */
       readonly answer: string,
-      readonly carried: Carried | undefined,
+      readonly origin: Request,
     ) {}
     abstract finish(response: Response): Response
     /** The handler threw instead of answering (only outside the HTTP server, which answers every error). */
@@ -435,11 +432,10 @@ export function createTracer(options: TracerOptions): Tracer {
       traceId: string,
       parentId: string | undefined,
       answer: string,
-      carried: Carried | undefined,
       private readonly context: RequestContext,
       private readonly httpRequest: HttpRequestBlock,
     ) {
-      super(traceId, parentId, answer, carried)
+      super(traceId, parentId, answer, context.request)
       // Plain assignments rather than spreads of optional parts: this runs for every sampled request.
       const entity: EntityDocument = {
         trace_id: traceId,
@@ -479,7 +475,7 @@ export function createTracer(options: TracerOptions): Tracer {
     }
   }
 
-  const httpRequestOf = (request: Request, peer: () => string | undefined): HttpRequestBlock => {
+  const httpRequestOf = (request: Request, context: RequestContext): HttpRequestBlock => {
     const forwarded = request.headers.get('x-forwarded-for')
     const userAgent = request.headers.get('user-agent')
     const http: HttpRequestBlock = { method: request.method, url: clip(stripQuery(request.url)) }
@@ -488,7 +484,7 @@ export function createTracer(options: TracerOptions): Tracer {
       http.client_ip = clip(forwarded.split(',')[0]?.trim() ?? '')
       http.x_forwarded_for = true
     } else {
-      const address = peer()
+      const address = context.peer()
       if (address) http.client_ip = address
     }
     if (userAgent) http.user_agent = clip(userAgent)
@@ -501,12 +497,9 @@ export function createTracer(options: TracerOptions): Tracer {
     const sampled = incoming?.sampled === '1' ? true : incoming?.sampled === '0' ? false : decide(request, context.path)
     const traceId = incoming?.traceId ?? newTraceId()
     const answer = `Root=${traceId}${incoming?.sampled === '?' ? `;Sampled=${sampled ? '1' : '0'}` : ''}`
-    const tracestate = readW3c ? (request.headers.get('tracestate') ?? undefined) : undefined
-    const baggage = carryBaggage ? (request.headers.get('baggage') ?? undefined) : undefined
-    const carried = tracestate === undefined && baggage === undefined ? undefined : { tracestate, baggage }
     return sampled
-      ? new SampledRequest(traceId, incoming?.parentId, answer, carried, context, httpRequestOf(request, context.peer))
-      : new UnsampledRequest(traceId, incoming?.parentId, answer, carried)
+      ? new SampledRequest(traceId, incoming?.parentId, answer, context, httpRequestOf(request, context))
+      : new UnsampledRequest(traceId, incoming?.parentId, answer, request)
   }
 
   const middleware: Middleware = function traceRequest(context, next) {
@@ -542,7 +535,7 @@ export function createTracer(options: TracerOptions): Tracer {
         parentId: parsed.parent,
         tree: undefined,
         entity: undefined,
-        carried: undefined,
+        origin: undefined,
       }
       return storage.run(context, work)
     },
