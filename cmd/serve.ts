@@ -1,6 +1,5 @@
 // `./app serve`: one role, configured by the environment the original services read. The role follows from
 // --role, or from the environment when the course's Deployments start the image without arguments.
-import { serveNotification } from '../services/notification'
 import {
   CliProblems,
   type Command,
@@ -13,7 +12,6 @@ import {
   roles,
   stopOnSignal,
 } from '../services/platform'
-import { serveUsermgmt } from '../services/usermgmt'
 
 const flags = {
   role: { type: 'string', placeholder: 'usermgmt|notification' },
@@ -54,8 +52,11 @@ export const serveCommand: Command = {
     }
     const config = orExit(loadConfig(role, env, { port: values.port, samplingRules: values['sampling-rules'] }))
     const log = createLogger({ level: config.logLevel, fields: { role: config.role } })
+    // Only the role that runs is loaded: the other's libraries (mysql2 and Kysely, or nodemailer) cost start-up time.
     const running =
-      config.role === 'usermgmt' ? serveUsermgmt(config, log, version) : serveNotification(config, log, version)
+      config.role === 'usermgmt'
+        ? (await import('../services/usermgmt')).serveUsermgmt(config, log, version)
+        : (await import('../services/notification')).serveNotification(config, log, version)
     await stopOnSignal(running, log)
     return 0
   },

@@ -39,6 +39,7 @@ test('the SDK takes its sampling decisions from the rules the console serves', a
     // Locally the SDK would sample everything: what is not sampled below was decided by the console's rules.
     samplingRules: traceEverything,
     centralizedSampling: true,
+    centralizedSamplingDelayMs: 0,
   })
   await waitUntil(async () => expect(await isSampled(tracer, '/no')).toBe(false), 10_000, 50)
   for (let i = 0; i < 10; i++) expect(await isSampled(tracer, '/no')).toBe(false)

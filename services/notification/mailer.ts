@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
-import nodemailer from 'nodemailer'
+import type nodemailer from 'nodemailer'
 import { AppError, type MailConfig, mailSendBudgetMs, permanentRefusalHeader } from '../platform'
 
 export interface OutgoingMail {
@@ -139,7 +139,12 @@ function certificateCheck(config: MailConfig): ConnectionOptions {
 export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions = {}): Mailer {
   const budgetMs = options.budgetMs ?? mailSendBudgetMs
   const timeoutMs = Math.min(options.timeoutMs ?? 5000, budgetMs)
-  const transport = nodemailer.createTransport({
+  type Transport = ReturnType<typeof nodemailer.createTransport>
+  let transport: Promise<Transport> | undefined
+  // nodemailer is loaded with the first mail, not at start-up: most requests this role answers send none.
+  const transportNow = (): Promise<Transport> =>
+    (transport ??= import('nodemailer').then(({ default: mailer }) => mailer.createTransport(transportOptions)))
+  const transportOptions = {
     pool: true,
     maxConnections: 5,
     maxMessages: 100,
@@ -156,12 +161,12 @@ export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions 
     // An aborted send destroys its socket at once: no byte of the message goes out after the budget ran out.
     socketCloseTimeout: 0,
     tls: { ...certificateCheck(config), ...options.tls },
-  })
+  }
   return {
     host: config.host,
     async send(mail) {
       try {
-        const info = await transport.sendMail({
+        const info = await (await transportNow()).sendMail({
           from: config.from,
           to: [...mail.to],
           cc: [...mail.cc],
@@ -180,6 +185,6 @@ export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions 
         throw translate(error, budgetMs)
       }
     },
-    close: () => transport.close(),
+    close: () => void transport?.then((opened) => opened.close()),
   }
 }

@@ -1,7 +1,17 @@
 // Who may call what: bearer JWTs from an OpenID Connect issuer for usermgmt, a shared service token for the
 // notification role. The only importer of jose.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { createRemoteJWKSet, errors, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose'
+import type { createRemoteJWKSet, errors, JWTPayload, JWTVerifyGetKey } from 'jose'
+
+type Jose = typeof import('jose')
+let jose: Promise<Jose> | undefined
+
+/** jose is loaded when a token is first checked: a role running with AUTH_MODE=none never pays for it at start-up. */
+function loadJose(): Promise<Jose> {
+  jose ??= import('jose')
+  return jose
+}
+
 import { z } from 'zod'
 import { type AuthConfig, isTrustedKeyUrl } from './config'
 import { AppError } from './errors'
@@ -80,15 +90,15 @@ function unauthenticated(realm: string, description?: string): AppError {
 }
 
 /** Why a token was refused, in words safe to send back (fixed texts; nothing from the token itself). */
-function describeRejection(error: unknown): string {
-  if (error instanceof errors.JWTExpired) return 'The token has expired'
-  if (error instanceof errors.JWTClaimValidationFailed) {
+function describeRejection(error: unknown, { errors: e }: { errors: typeof errors }): string {
+  if (error instanceof e.JWTExpired) return 'The token has expired'
+  if (error instanceof e.JWTClaimValidationFailed) {
     const claim = /^[a-z_:]{1,20}$/i.test(error.claim) ? error.claim : 'a'
     return `The token's ${claim} claim is not accepted`
   }
-  if (error instanceof errors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm that is not accepted'
-  if (error instanceof errors.JWKSNoMatchingKey) return 'The token is signed with a key the issuer does not publish'
-  if (error instanceof errors.JWSSignatureVerificationFailed) return 'The token signature does not verify'
+  if (error instanceof e.JOSEAlgNotAllowed) return 'The token is signed with an algorithm that is not accepted'
+  if (error instanceof e.JWKSNoMatchingKey) return 'The token is signed with a key the issuer does not publish'
+  if (error instanceof e.JWSSignatureVerificationFailed) return 'The token signature does not verify'
   return 'The token is malformed'
 }
 
@@ -134,9 +144,9 @@ class IssuerUnreachable extends Error {
 }
 
 /** A JWKS fetch that failed (timeout, refused, not 200, not a key set), as opposed to a token without a key. */
-function isFetchFailure(error: unknown): boolean {
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) return true
-  if (error instanceof errors.JOSEError) return error.code === 'ERR_JOSE_GENERIC'
+function isFetchFailure(error: unknown, { errors: e }: { errors: typeof errors }): boolean {
+  if (error instanceof e.JWKSTimeout || error instanceof e.JWKSInvalid) return true
+  if (error instanceof e.JOSEError) return error.code === 'ERR_JOSE_GENERIC'
   return true
 }
 
@@ -152,8 +162,8 @@ export function createJwtAuthorizer(options: JwtAuthorizerOptions): Authorizer {
   let lastWarning = 0
   let suppressed = 0
 
-  const keySetAt = (url: string) =>
-    createRemoteJWKSet(new URL(url), {
+  const keySetAt = async (url: string) =>
+    (await loadJose()).createRemoteJWKSet(new URL(url), {
       timeoutDuration: timeoutMs,
       cooldownDuration: options.refetchCooldownMs ?? 30_000,
       cacheMaxAge: options.keysMaxAgeMs ?? 600_000,
@@ -222,7 +232,7 @@ export function createJwtAuthorizer(options: JwtAuthorizerOptions): Authorizer {
     try {
       return await set(header, token)
     } catch (error) {
-      throw isFetchFailure(error) ? unreachable(error) : error
+      throw isFetchFailure(error, await loadJose()) ? unreachable(error) : error
     }
   }
 
@@ -231,9 +241,10 @@ export function createJwtAuthorizer(options: JwtAuthorizerOptions): Authorizer {
       const credentials = credentialsOf(request)
       if (credentials.kind === 'none') throw unauthenticated(realm)
       if (credentials.kind === 'malformed') throw unauthenticated(realm, 'The token is malformed')
+      const library = await loadJose()
       let payload: JWTPayload
       try {
-        ;({ payload } = await jwtVerify(credentials.token, getKey, {
+        ;({ payload } = await library.jwtVerify(credentials.token, getKey, {
           issuer,
           algorithms,
           clockTolerance,
@@ -241,7 +252,7 @@ export function createJwtAuthorizer(options: JwtAuthorizerOptions): Authorizer {
         }))
       } catch (error) {
         if (error instanceof AppError) throw error
-        throw unauthenticated(realm, describeRejection(error))
+        throw unauthenticated(realm, describeRejection(error, library))
       }
       if (!audienceMatches(payload, audiences)) throw unauthenticated(realm, "The token's aud claim is not accepted")
       if (!isAccessToken(payload)) throw unauthenticated(realm, 'The token is not an access token')

@@ -61,6 +61,7 @@ test('uses the rules the daemon serves on GetSamplingRules, over the local ones'
     // Locally nothing would be sampled: whatever is sampled below was decided by the daemon's rules.
     samplingRules: { version: 2, rules: [], default: { fixed_target: 0, rate: 0 } },
     centralizedSampling: true,
+    centralizedSamplingDelayMs: 0,
   })
   const sampled = (path: string) => isSampled(tracer, path)
   await waitUntil(async () => expect(await sampled('/central/a')).toBe(true), 10_000, 50)

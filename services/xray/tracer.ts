@@ -158,6 +158,8 @@ export interface TracerOptions {
   readonly neverSample?: readonly string[]
   /** Use the daemon's centralized sampling, falling back to the local rules. @default true */
   readonly centralizedSampling?: boolean
+  /** How long after start-up the daemon is first asked for rules. @default 1000 */
+  readonly centralizedSamplingDelayMs?: number
   /** service.version on every segment. */
   readonly version?: string
   /** On EKS: `aws.eks` and `origin: AWS::EKS::Container` on every segment once known (see eks.ts). */
@@ -260,12 +262,19 @@ export function createTracer(options: TracerOptions): Tracer {
   const rules = config.samplingRulesFile
     ? loadSamplingRules(config.samplingRulesFile)
     : (options.samplingRules ?? defaultSamplingRules)
-  useLogger(log)
-  setSamplingDaemon(config.daemonTcp.host, config.daemonTcp.port)
-  const centralized = options.centralizedSampling ?? true
-  configureSampling({ rules, centralized })
   const localSample = createLocalSampler(rules)
-  const daemonHasRules = centralized ? startCentralizedSampling() : () => false
+  // The local rules decide until the daemon serves its own. aws-xray-sdk-core, which polls the daemon for them, is
+  // loaded a moment after start-up rather than before the first request can be answered.
+  let daemonHasRules: () => boolean = () => false
+  const startSdk = () => {
+    useLogger(log)
+    setSamplingDaemon(config.daemonTcp.host, config.daemonTcp.port)
+    configureSampling({ rules, centralized: true })
+    daemonHasRules = startCentralizedSampling()
+  }
+  const sdkTimer =
+    (options.centralizedSampling ?? true) ? setTimeout(startSdk, options.centralizedSamplingDelayMs ?? 1000) : undefined
+  sdkTimer?.unref()
   const neverSample = (config.samplingRulesFile === undefined ? (options.neverSample ?? []) : []).map(
     (pattern) => wildcard(pattern) ?? (() => true),
   )
@@ -545,6 +554,7 @@ export function createTracer(options: TracerOptions): Tracer {
       return store ? { traceId: store.traceId } : undefined
     },
     async close() {
+      clearTimeout(sdkTimer)
       exportFinished()
       await exporter.close()
     },
