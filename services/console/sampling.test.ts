@@ -1,6 +1,6 @@
 // The daemon's centralized sampling endpoints, called as aws-xray-sdk-core calls them (xray-on-bun.md 2.3).
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { captureLog, isSampled, waitUntil } from '../testing'
+import { captureLog, isSampled, testXrayConfig, waitUntil } from '../testing'
 import { createTracer, traceEverything } from '../xray'
 import { type RunningConsole, startConsole } from '.'
 
@@ -25,16 +25,10 @@ const post = (path: string, body: string) =>
 
 test('the SDK takes its sampling decisions from the rules the console serves', async () => {
   const tracer = createTracer({
-    config: {
-      enabled: true,
+    config: testXrayConfig(xray.udpPort, {
       tracingName: 'Sampled-By-Console',
-      daemonUdp: { host: '127.0.0.1', port: xray.udpPort },
       daemonTcp: { host: '127.0.0.1', port: Number(new URL(xray.url).port) },
-      contextMissing: 'LOG_ERROR',
-      collectSqlQueries: false,
-      samplingRulesFile: undefined,
-      propagators: ['tracecontext', 'baggage', 'xray'],
-    },
+    }),
     log: captureLog().log,
     // Locally the SDK would sample everything: what is not sampled below was decided by the console's rules.
     samplingRules: traceEverything,

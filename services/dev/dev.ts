@@ -1,8 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { startConsole, startMailSink } from '../console'
-import { createSmtpMailer, notificationNeverTraced, startNotification } from '../notification'
-import { CliProblems, type DevConfig, type Logger, Secret, type XrayConfig } from '../platform'
+import { createSmtpMailer, localSinkMail, notificationNeverTraced, startNotification } from '../notification'
+import { CliProblems, type DevConfig, type Logger, type XrayConfig } from '../platform'
 import { createSqliteDatabase, startUsermgmt, usermgmtNeverTraced } from '../usermgmt'
 import { createTracer, traceEverything } from '../xray'
 
@@ -83,15 +83,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
   )
   const notification = await listening('DEV_NOTIFICATION_PORT', config.notificationPort, () =>
     startNotification({
-      mailer: createSmtpMailer({
-        host: '127.0.0.1',
-        port: sink.port,
-        tls: 'none',
-        username: '',
-        password: new Secret(''),
-        from: devFromAddress,
-        tlsServername: undefined,
-      }),
+      mailer: createSmtpMailer(localSinkMail(sink.port, devFromAddress)),
       appVersion: 'V1',
       tracer: createTracer({
         config: devXray('V1-Notification-Microservice', xrayConsole.udpPort),

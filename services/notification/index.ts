@@ -1,5 +1,6 @@
 export {
   createSmtpMailer,
+  localSinkMail,
   type Mailer,
   MailNotSent,
   type OutgoingMail,

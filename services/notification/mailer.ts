@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import type { ConnectionOptions } from 'node:tls'
 import type nodemailer from 'nodemailer'
-import { AppError, type MailConfig, mailSendBudgetMs, permanentRefusalHeader } from '../platform'
+import { AppError, type MailConfig, mailSendBudgetMs, permanentRefusalHeader, Secret } from '../platform'
 
 export interface OutgoingMail {
   readonly to: readonly string[]
@@ -134,6 +134,22 @@ function certificateCheck(config: MailConfig): ConnectionOptions {
     return { checkServerIdentity: () => undefined }
   }
   return {}
+}
+
+/**
+ * A mail server on this machine that takes plain SMTP without AUTH: ./app dev's sink, and the tests'. The From is
+ * the course's own address unless given.
+ */
+export function localSinkMail(port: number, from = 'stacksimplify@gmail.com'): MailConfig {
+  return {
+    host: '127.0.0.1',
+    port,
+    tls: 'none',
+    username: '',
+    password: new Secret(''),
+    from,
+    tlsServername: undefined,
+  }
 }
 
 export function createSmtpMailer(config: MailConfig, options: SmtpMailerOptions = {}): Mailer {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, setDefaultTimeout, t
 import { type MailSink, startMailSink } from '../console'
 import { type RateLimitConfig, Secret } from '../platform'
 import { captureLog } from '../testing'
-import { createSmtpMailer, startNotification } from '.'
+import { createSmtpMailer, localSinkMail, startNotification } from '.'
 
 // Each test starts a role and talks SMTP: 5 s (bun's default) is too short on a loaded machine.
 setDefaultTimeout(60_000)
@@ -22,15 +22,7 @@ beforeEach(() => sink.clear())
 function start(options: { serviceToken?: Secret; mailLimit?: RateLimitConfig } = {}) {
   const captured = captureLog()
   const role = startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: 'stacksimplify@gmail.com',
-      tlsServername: undefined,
-    }),
+    mailer: createSmtpMailer(localSinkMail(sink.port)),
     appVersion: 'V1',
     port: 0,
     log: captured.log,

@@ -1,4 +1,5 @@
 import Ajv from 'ajv-draft-04'
+import type { XrayConfig } from '../platform'
 import type { Entity, SegmentDocument } from '../xray'
 import schema from './segment-document-schema-v1.0.0.json' with { type: 'json' }
 
@@ -128,5 +129,21 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
     },
     close,
     [Symbol.dispose]: close,
+  }
+}
+
+/** The tracing configuration of a role sending to a daemon on this machine: UDP and TCP on one port, unless overridden. */
+export function testXrayConfig(port: number, overrides: Partial<XrayConfig> = {}): XrayConfig {
+  const address = { host: '127.0.0.1', port }
+  return {
+    enabled: true,
+    tracingName: 'Test-Service',
+    daemonUdp: address,
+    daemonTcp: address,
+    contextMissing: 'LOG_ERROR',
+    collectSqlQueries: false,
+    samplingRulesFile: undefined,
+    propagators: ['tracecontext', 'baggage', 'xray'],
+    ...overrides,
   }
 }

@@ -8,6 +8,7 @@ export {
   type SegmentDocument,
   schemaErrors,
   startFakeDaemon,
+  testXrayConfig,
 } from './daemon'
 export { type CapturedLog, captureLog } from './logs'
 export { createTestDatabase, type TestDatabase, testServer } from './mariadb'

@@ -3,8 +3,8 @@
 // answered below 500 (an ApiError when our code answers), change nothing in the database and send no mail.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
-import { createSmtpMailer, type RunningNotification, startNotification } from '../notification'
-import { mailLimits, maxBodyBytes, Secret } from '../platform'
+import { createSmtpMailer, localSinkMail, type RunningNotification, startNotification } from '../notification'
+import { mailLimits, maxBodyBytes } from '../platform'
 import { captureLog, createTestDatabase, rawHttp, type TestDatabase, waitUntil } from '../testing'
 import { createMysqlDatabase, type RunningRole, startUsermgmt } from '.'
 
@@ -526,15 +526,7 @@ beforeAll(async () => {
   testDb = await createTestDatabase()
   sink = await startMailSink({ port: 0 })
   notification = startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: 'stacksimplify@gmail.com',
-      tlsServername: undefined,
-    }),
+    mailer: createSmtpMailer(localSinkMail(sink.port)),
     appVersion: 'V1',
     port: 0,
     log: captureLog().log,

@@ -2,8 +2,8 @@
 // notification replicas on real sockets behind a round-robin balancer, a real SMTP server, a real MariaDB.
 import { afterAll, beforeAll, beforeEach, expect, setDefaultTimeout, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
-import { createSmtpMailer, type RunningNotification, startNotification } from '../notification'
-import { type Logger, mailDeliveryDeadlineMs, Secret } from '../platform'
+import { createSmtpMailer, localSinkMail, type RunningNotification, startNotification } from '../notification'
+import { type Logger, mailDeliveryDeadlineMs } from '../platform'
 import {
   type AppProcess,
   captureLog,
@@ -43,15 +43,7 @@ beforeEach(async () => {
 
 function startReplica(sink: MailSink, log: Logger): RunningNotification {
   return startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: fromAddress,
-      tlsServername: undefined,
-    }),
+    mailer: createSmtpMailer(localSinkMail(sink.port, fromAddress)),
     appVersion: 'V1',
     port: 0,
     log,

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
-import { createSmtpMailer, type RunningNotification, startNotification } from '../notification'
-import { Secret } from '../platform'
+import { createSmtpMailer, localSinkMail, type RunningNotification, startNotification } from '../notification'
 import { captureLog, createTestDatabase, type TestDatabase, waitUntil } from '../testing'
 import { createMysqlDatabase, type RunningRole, startUsermgmt } from '.'
 
@@ -19,15 +18,7 @@ afterAll(async () => {
 
 function startNotificationOn(port: number): RunningNotification {
   return startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: 'stacksimplify@gmail.com',
-      tlsServername: undefined,
-    }),
+    mailer: createSmtpMailer(localSinkMail(sink.port)),
     appVersion: 'V1',
     port,
     log: captureLog().log,

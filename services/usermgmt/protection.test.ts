@@ -2,7 +2,7 @@
 // token: real roles on real sockets, real MariaDB, a real SMTP server.
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
-import { createSmtpMailer, startNotification } from '../notification'
+import { createSmtpMailer, localSinkMail, startNotification } from '../notification'
 import { type RateLimitConfig, Secret } from '../platform'
 import { captureLog, createTestDatabase, type TestDatabase, waitUntil } from '../testing'
 import { createMysqlDatabase, startUsermgmt } from '.'
@@ -27,15 +27,7 @@ afterAll(async () => {
 function startNotificationRole(serviceToken?: Secret) {
   const captured = captureLog()
   const role = startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: 'stacksimplify@gmail.com',
-      tlsServername: undefined,
-    }),
+    mailer: createSmtpMailer(localSinkMail(sink.port)),
     appVersion: 'V1',
     port: 0,
     log: captured.log,

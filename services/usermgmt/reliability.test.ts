@@ -4,8 +4,8 @@
 // a restart, and no connection left behind.
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, setDefaultTimeout, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
-import { createSmtpMailer, type RunningNotification, startNotification } from '../notification'
-import { type DatabaseConfig, Secret } from '../platform'
+import { createSmtpMailer, localSinkMail, type RunningNotification, startNotification } from '../notification'
+import type { DatabaseConfig } from '../platform'
 import {
   captureLog,
   createTestDatabase,
@@ -26,15 +26,7 @@ let notification: RunningNotification
 beforeAll(async () => {
   sink = await startMailSink({ port: 0 })
   notification = startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: 'stacksimplify@gmail.com',
-      tlsServername: undefined,
-    }),
+    mailer: createSmtpMailer(localSinkMail(sink.port)),
     appVersion: 'V1',
     port: 0,
     log: captureLog().log,

@@ -1,8 +1,7 @@
 // The course's point: one request crossing both services is one trace, and create-user's SQL and mail join it.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { type MailSink, startMailSink } from '../console'
-import { createSmtpMailer, type RunningNotification, startNotification } from '../notification'
-import { Secret, type XrayConfig } from '../platform'
+import { createSmtpMailer, localSinkMail, type RunningNotification, startNotification } from '../notification'
 import {
   allSubsegments,
   captureLog,
@@ -11,6 +10,7 @@ import {
   type SegmentDocument,
   startFakeDaemon,
   type TestDatabase,
+  testXrayConfig,
   waitUntil,
 } from '../testing'
 import { createTracer, traceEverything } from '../xray'
@@ -22,39 +22,17 @@ let sink: MailSink
 let notification: RunningNotification
 let usermgmt: RunningRole
 
-function xray(name: string): XrayConfig {
-  const address = { host: '127.0.0.1', port: daemon.port }
-  return {
-    enabled: true,
-    tracingName: name,
-    daemonUdp: address,
-    daemonTcp: address,
-    contextMissing: 'LOG_ERROR',
-    collectSqlQueries: false,
-    samplingRulesFile: undefined,
-    propagators: ['tracecontext', 'baggage', 'xray'],
-  }
-}
-
 beforeAll(async () => {
   daemon = await startFakeDaemon()
   testDb = await createTestDatabase()
   sink = await startMailSink({ port: 0 })
   notification = startNotification({
-    mailer: createSmtpMailer({
-      host: '127.0.0.1',
-      port: sink.port,
-      tls: 'none',
-      username: '',
-      password: new Secret(''),
-      from: 'stacksimplify@gmail.com',
-      tlsServername: undefined,
-    }),
+    mailer: createSmtpMailer(localSinkMail(sink.port)),
     appVersion: 'V1',
     port: 0,
     log: captureLog().log,
     tracer: createTracer({
-      config: xray('V1-Notification-Microservice'),
+      config: testXrayConfig(daemon.port, { tracingName: 'V1-Notification-Microservice' }),
       log: captureLog().log,
       samplingRules: traceEverything,
       centralizedSampling: false,
@@ -66,7 +44,7 @@ beforeAll(async () => {
     port: 0,
     log: captureLog().log,
     tracer: createTracer({
-      config: xray('User-Management-Microservice'),
+      config: testXrayConfig(daemon.port, { tracingName: 'User-Management-Microservice' }),
       log: captureLog().log,
       samplingRules: traceEverything,
       centralizedSampling: false,

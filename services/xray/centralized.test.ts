@@ -1,6 +1,6 @@
 // Centralized sampling: the SDK's pollers ask the daemon's TCP endpoints for rules, as against a real daemon.
 import { expect, test } from 'bun:test'
-import { captureLog, isSampled, startFakeDaemon, waitUntil } from '../testing'
+import { captureLog, isSampled, startFakeDaemon, testXrayConfig, waitUntil } from '../testing'
 import { createTracer } from '.'
 
 function rule(name: string, priority: number, urlPath: string, fixedRate: number) {
@@ -47,16 +47,10 @@ test('uses the rules the daemon serves on GetSamplingRules, over the local ones'
     },
   })
   const tracer = createTracer({
-    config: {
-      enabled: true,
+    config: testXrayConfig(udp.port, {
       tracingName: 'Central-Test',
-      daemonUdp: { host: '127.0.0.1', port: udp.port },
       daemonTcp: { host: '127.0.0.1', port: tcp.port ?? 0 },
-      contextMissing: 'LOG_ERROR',
-      collectSqlQueries: false,
-      samplingRulesFile: undefined,
-      propagators: ['tracecontext', 'baggage', 'xray'],
-    },
+    }),
     log: captureLog().log,
     // Locally nothing would be sampled: whatever is sampled below was decided by the daemon's rules.
     samplingRules: { version: 2, rules: [], default: { fixed_target: 0, rate: 0 } },

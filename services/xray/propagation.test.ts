@@ -1,8 +1,8 @@
 // Which trace a request continues, and what its calls carry on: X-Amzn-Trace-Id and W3C traceparent side by side,
 // as OTEL_PROPAGATORS says, so that a system half on OpenTelemetry and half on X-Ray stays one trace.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { Propagator, XrayConfig } from '../platform'
-import { captureLog, type FakeDaemon, startFakeDaemon } from '../testing'
+import type { Propagator } from '../platform'
+import { captureLog, type FakeDaemon, startFakeDaemon, testXrayConfig } from '../testing'
 import { createTracer, type EntityDocument, type SpanExporter, type Tracer, traceEverything } from '.'
 
 let daemon: FakeDaemon
@@ -28,17 +28,7 @@ afterAll(async () => {
 })
 
 function tracerWith(propagators: readonly Propagator[], exporter?: SpanExporter): Tracer {
-  const address = { host: '127.0.0.1', port: daemon.port }
-  const config: XrayConfig = {
-    enabled: true,
-    tracingName: 'Propagation-Test',
-    daemonUdp: address,
-    daemonTcp: address,
-    contextMissing: 'LOG_ERROR',
-    collectSqlQueries: false,
-    samplingRulesFile: undefined,
-    propagators,
-  }
+  const config = testXrayConfig(daemon.port, { tracingName: 'Propagation-Test', propagators })
   return createTracer({
     config,
     log: captureLog().log,

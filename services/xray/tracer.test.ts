@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Elysia } from 'elysia'
-import { AppError, createServiceApp, startHttpServer, text, type XrayConfig } from '../platform'
+import { AppError, createServiceApp, startHttpServer, text } from '../platform'
 import {
   allSubsegments,
   captureLog,
@@ -13,6 +13,7 @@ import {
   type SegmentDocument,
   schemaErrors,
   startFakeDaemon,
+  testXrayConfig,
   waitUntil,
 } from '../testing'
 import {
@@ -25,21 +26,6 @@ import {
   traceEverything,
 } from '.'
 import { newTraceId } from './model'
-
-function xrayConfig(daemon: FakeDaemon | { port: number }, overrides: Partial<XrayConfig> = {}): XrayConfig {
-  const address = { host: '127.0.0.1', port: daemon.port }
-  return {
-    enabled: true,
-    tracingName: 'Test-Service',
-    daemonUdp: address,
-    daemonTcp: address,
-    contextMissing: 'LOG_ERROR',
-    collectSqlQueries: false,
-    samplingRulesFile: undefined,
-    propagators: ['tracecontext', 'baggage', 'xray'],
-    ...overrides,
-  }
-}
 
 let daemon: FakeDaemon
 beforeAll(async () => {
@@ -102,7 +88,7 @@ describe('segments for requests', () => {
   let server: ReturnType<typeof startTraced>
   beforeAll(() => {
     tracer = createTracer({
-      config: xrayConfig(daemon),
+      config: testXrayConfig(daemon.port),
       log: captureLog().log,
       samplingRules: traceEverything,
       centralizedSampling: false,
@@ -249,7 +235,7 @@ describe('segments for requests', () => {
         close: async () => {},
       }
       const bigTracer = createTracer({
-        config: xrayConfig(daemon),
+        config: testXrayConfig(daemon.port),
         log: captureLog().log,
         samplingRules: traceEverything,
         centralizedSampling: false,
@@ -280,7 +266,7 @@ describe('segments for requests', () => {
 describe('sampling', () => {
   test('defaults to 1 a second then 5%, and never traces the paths the role names', async () => {
     const tracer = createTracer({
-      config: xrayConfig(daemon),
+      config: testXrayConfig(daemon.port),
       log: captureLog().log,
       centralizedSampling: false,
       neverSample: ['/usermgmt/health*'],
@@ -320,7 +306,7 @@ describe('sampling', () => {
       }),
     )
     const tracer = createTracer({
-      config: xrayConfig(daemon, { samplingRulesFile: file }),
+      config: testXrayConfig(daemon.port, { samplingRulesFile: file }),
       log: captureLog().log,
       centralizedSampling: false,
     })
@@ -339,7 +325,7 @@ describe('context missing and unreachable daemons', () => {
     for (const strategy of ['LOG_ERROR', 'RUNTIME_ERROR', 'IGNORE_ERROR'] as const) {
       const captured = captureLog()
       const tracer = createTracer({
-        config: xrayConfig(daemon, { contextMissing: strategy }),
+        config: testXrayConfig(daemon.port, { contextMissing: strategy }),
         log: captured.log,
         samplingRules: traceEverything,
         centralizedSampling: false,
@@ -362,7 +348,7 @@ describe('context missing and unreachable daemons', () => {
   ])('every request still succeeds when %s', async (_why, address) => {
     const captured = captureLog()
     const tracer = createTracer({
-      config: { ...xrayConfig(daemon), daemonUdp: address, daemonTcp: address },
+      config: { ...testXrayConfig(daemon.port), daemonUdp: address, daemonTcp: address },
       log: captured.log,
       samplingRules: traceEverything,
       centralizedSampling: false,
@@ -384,7 +370,7 @@ describe('context missing and unreachable daemons', () => {
     const port = await freeUdpPort()
     const captured = captureLog()
     const tracer = createTracer({
-      config: xrayConfig({ port }),
+      config: testXrayConfig(port),
       log: captured.log,
       samplingRules: traceEverything,
       centralizedSampling: false,
@@ -412,7 +398,7 @@ describe('context missing and unreachable daemons', () => {
 
   test("resolves a daemon given by DNS name (as the course's xray-service.default:2000) without blocking requests", async () => {
     const tracer = createTracer({
-      config: { ...xrayConfig(daemon), daemonUdp: { host: 'localhost', port: daemon.port } },
+      config: { ...testXrayConfig(daemon.port), daemonUdp: { host: 'localhost', port: daemon.port } },
       log: captureLog().log,
       samplingRules: traceEverything,
       centralizedSampling: false,
@@ -430,7 +416,7 @@ describe('context missing and unreachable daemons', () => {
   test('every log line written while handling a request carries its trace id', async () => {
     const captured = captureLog()
     const tracer = createTracer({
-      config: xrayConfig(daemon),
+      config: testXrayConfig(daemon.port),
       log: captured.log,
       samplingRules: traceEverything,
       centralizedSampling: false,
