@@ -14,7 +14,8 @@ import {
 } from './options'
 
 const usage = `Usage: app manifests --image REF --auth jwt|none [options] | kubectl apply -f -
-       app manifests --print-iam [--cluster NAME] [--region REGION] [--collector NAME] [--pod-identity] [--fargate]
+       app manifests --print-iam [--cluster NAME] [--region REGION] [--collector NAME]
+                     [--pod-identity] [--fargate]
 
 Prints the course's whole EKS deployment (namespaces, the node-local trace collector, both roles, Services,
 Ingress, hardening) as YAML. Options may also come from a YAML or JSON file (--values FILE, keys as below in
