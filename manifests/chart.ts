@@ -61,21 +61,25 @@ function namespaceLabels(extra: Record<string, string> = {}): Record<string, str
   }
 }
 
-/** Where the roles send X-Ray segments (UDP) and ask for sampling rules (TCP): the node's collector, or the sidecar. */
+/** The node's collector through its Service, or the sidecar in the pod. */
+function collectorHost(o: ManifestOptions): string {
+  return o.daemonSet ? `${collectorService.name}.${o.daemonSet.namespace}` : '127.0.0.1'
+}
+
+/** Where the roles send X-Ray segments (UDP) and ask for sampling rules (TCP). */
 function daemonAddress(o: ManifestOptions): string {
-  const host = o.daemonSet ? `${collectorService.name}.${o.daemonSet.namespace}` : '127.0.0.1'
-  return `${host}:${collectorService.xrayPort}`
+  return `${collectorHost(o)}:${collectorService.xrayPort}`
 }
 
 /** The OpenTelemetry variables the roles read: the exporter and, for OTLP, the node's collector over HTTP. */
 function exporterEnv(o: ManifestOptions, deployment: string): k8s.EnvVar[] {
   const exporter: k8s.EnvVar = { name: 'OTEL_TRACES_EXPORTER', value: o.exporter }
   if (!sendsOtlp(o.exporter)) return [exporter]
-  const host = o.daemonSet ? `${collectorService.name}.${o.daemonSet.namespace}` : '127.0.0.1'
+  const endpoint = `http://${collectorHost(o)}:${collectorService.otlpHttpPort}/v1/traces`
   return [
     exporter,
     // The signal's own endpoint is used as given, so it names the path.
-    { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: `http://${host}:${collectorService.otlpHttpPort}/v1/traces` },
+    { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: endpoint },
     { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
     // What a span cannot learn inside the pod, which mounts no API token.
     { name: 'OTEL_RESOURCE_ATTRIBUTES', value: `k8s.namespace.name=${o.namespace},k8s.deployment.name=${deployment}` },
