@@ -6,10 +6,12 @@ import {
   deploymentRecordKey,
   deploymentRecordName,
 } from '../services/platform'
-import type { ManifestOptions, ManifestSecrets } from './options'
+import { type CollectorParts, collectorParts, hardened } from './collectors'
+import { type ManifestOptions, type ManifestSecrets, sendsOtlp } from './options'
 import {
   aliases,
-  daemon,
+  collectorService,
+  collectors,
   mysqlPort,
   notification,
   notificationTrackLabels,
@@ -26,28 +28,14 @@ const ingressName = 'eks-microservices-demo'
 const appStopSeconds = 12
 /** preStop sleep: the ALB needs a few seconds to deregister a target, kube-proxy less. */
 const preStopSeconds = { usermgmt: 15, notification: 5 } as const
-/** Room after the app exits for the Fargate sidecar daemon to send what it holds. */
+/** Room after the app exits for the Fargate sidecar collector to send what it holds. */
 const flushSeconds = 5
 
 const graceSeconds = (preStop: number) => preStop + appStopSeconds + flushSeconds
 
-/** The daemon's buffer is allocated up front; AWS's own DaemonSet sample gives 64Mi for the 24 MB buffer. */
-const daemonMemory = `${daemon.bufferMb + 40}Mi`
-
 const podSecurityLevel = 'restricted'
 const q = (value: string) => k8s.Quantity.fromString(value)
 const int = (value: number) => k8s.IntOrString.fromNumber(value)
-
-/** Meets the restricted Pod Security Standard; the image runs as uid 10001. */
-const hardened: k8s.SecurityContext = {
-  runAsNonRoot: true,
-  runAsUser: 10001,
-  runAsGroup: 10001,
-  readOnlyRootFilesystem: true,
-  allowPrivilegeEscalation: false,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-}
 
 const podSecurity: k8s.PodSecurityContext = {
   runAsNonRoot: true,
@@ -59,10 +47,6 @@ const podSecurity: k8s.PodSecurityContext = {
 
 const tmpVolume: k8s.Volume = { name: 'tmp', emptyDir: { sizeLimit: q('64Mi') } }
 const tmpMount: k8s.VolumeMount = { name: 'tmp', mountPath: '/tmp' }
-const daemonConfigVolume: k8s.Volume = {
-  name: 'xray-config',
-  configMap: { name: daemon.configMap, items: [{ key: daemon.configKey, path: daemon.configKey }] },
-}
 
 function base64(value: string): string {
   return Buffer.from(value, 'utf8').toString('base64')
@@ -77,51 +61,29 @@ function namespaceLabels(extra: Record<string, string> = {}): Record<string, str
   }
 }
 
-/**
- * The daemon's config. A sidecar listens on loopback only, so that nothing outside the pod can send segments
- * under its role; a DaemonSet pod listens on its pod IP, for xray-service.
- */
-function daemonConfig(o: ManifestOptions): string {
-  const listen = o.collector ? '0.0.0.0' : '127.0.0.1'
-  return [
-    `TotalBufferSizeMB: ${daemon.bufferMb}`,
-    `Region: "${o.region}"`,
-    'Socket:',
-    `  UDPAddress: "${listen}:${daemon.port}"`,
-    `  TCPAddress: "${listen}:${daemon.port}"`,
-    'Version: 2',
-    '',
-  ].join('\n')
+/** The node's collector through its Service, or the sidecar in the pod. */
+function collectorHost(o: ManifestOptions): string {
+  return o.daemonSet ? `${collectorService.name}.${o.daemonSet.namespace}` : '127.0.0.1'
 }
 
-function daemonContainer(o: ManifestOptions): k8s.Container {
-  return {
-    name: daemon.name,
-    image: o.daemonImage,
-    // The ECR image is FROM scratch with the binary at /xray: keep its entrypoint, pass only the config.
-    args: ['-c', `${daemon.configDir}/${daemon.configKey}`],
-    ports: [
-      { name: 'xray-ingest', containerPort: daemon.port, protocol: 'UDP' },
-      { name: 'xray-tcp', containerPort: daemon.port, protocol: 'TCP' },
-    ],
-    // A sidecar listens on loopback, where the kubelet cannot probe it; a DaemonSet pod joins xray-service only
-    // once it listens.
-    readinessProbe: o.collector
-      ? { tcpSocket: { port: int(daemon.port) }, periodSeconds: 10, failureThreshold: 3 }
-      : undefined,
-    // Always makes it a native sidecar: stopped only after the app container, so it sends the last segments.
-    restartPolicy: o.collector ? undefined : 'Always',
-    resources: {
-      requests: { cpu: q('50m'), memory: q(daemonMemory) },
-      limits: { memory: q(daemonMemory) },
-    },
-    volumeMounts: [{ name: daemonConfigVolume.name, mountPath: daemon.configDir, readOnly: true }],
-    securityContext: hardened,
-  }
-}
-
+/** Where the roles send X-Ray segments (UDP) and ask for sampling rules (TCP). */
 function daemonAddress(o: ManifestOptions): string {
-  return o.collector ? `${daemon.service}.${o.collector.namespace}:${daemon.port}` : `127.0.0.1:${daemon.port}`
+  return `${collectorHost(o)}:${collectorService.xrayPort}`
+}
+
+/** The OpenTelemetry variables the roles read: the exporter and, for OTLP, the node's collector over HTTP. */
+function exporterEnv(o: ManifestOptions, deployment: string): k8s.EnvVar[] {
+  const exporter: k8s.EnvVar = { name: 'OTEL_TRACES_EXPORTER', value: o.exporter }
+  if (!sendsOtlp(o.exporter)) return [exporter]
+  const endpoint = `http://${collectorHost(o)}:${collectorService.otlpHttpPort}/v1/traces`
+  return [
+    exporter,
+    // The signal's own endpoint is used as given, so it names the path.
+    { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: endpoint },
+    { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
+    // What a span cannot learn inside the pod, which mounts no API token.
+    { name: 'OTEL_RESOURCE_ATTRIBUTES', value: `k8s.namespace.name=${o.namespace},k8s.deployment.name=${deployment}` },
+  ]
 }
 
 interface RoleSpec {
@@ -143,7 +105,7 @@ interface RoleSpec {
   readonly preStopSeconds: number
 }
 
-function roleDeployment(chart: Chart, o: ManifestOptions, spec: RoleSpec): void {
+function roleDeployment(chart: Chart, o: ManifestOptions, sidecar: CollectorParts, spec: RoleSpec): void {
   const http = (path: string) => ({ path, port: int(spec.port) })
   const app: k8s.Container = {
     name: spec.container,
@@ -158,6 +120,7 @@ function roleDeployment(chart: Chart, o: ManifestOptions, spec: RoleSpec): void 
       { name: 'AWS_XRAY_CONTEXT_MISSING', value: 'LOG_ERROR' },
       // aws.eks on every segment without giving the pods an API token to read amazon-cloudwatch/cluster-info.
       { name: 'EKS_CLUSTER_NAME', value: o.cluster },
+      ...exporterEnv(o, spec.deployment),
     ],
     // We start in milliseconds: no 60 s initial delay, and probes that need no shell (the course's used nc).
     startupProbe: { httpGet: http(spec.livenessPath), periodSeconds: 2, failureThreshold: 30 },
@@ -190,19 +153,19 @@ function roleDeployment(chart: Chart, o: ManifestOptions, spec: RoleSpec): void 
       template: {
         metadata: {
           labels: podLabels,
-          // The sidecar daemon needs the IRSA credentials; the app container needs none.
+          // The sidecar collector needs the IRSA credentials; the app container needs none.
           annotations: o.fargate ? { 'eks.amazonaws.com/skip-containers': spec.container } : undefined,
         },
         spec: {
-          serviceAccountName: o.fargate ? daemon.serviceAccount : spec.serviceAccount,
+          serviceAccountName: o.fargate ? collectors[o.collector.kind].name : spec.serviceAccount,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: graceSeconds(spec.preStopSeconds),
           securityContext: podSecurity,
           topologySpreadConstraints: spec.spread ? spread : undefined,
-          initContainers: o.fargate ? [daemonContainer(o)] : undefined,
+          initContainers: o.fargate ? [sidecar.container] : undefined,
           containers: [app],
-          volumes: o.fargate ? [tmpVolume, daemonConfigVolume] : [tmpVolume],
+          volumes: o.fargate ? [tmpVolume, ...sidecar.volumes] : [tmpVolume],
         },
       },
     },
@@ -243,8 +206,8 @@ function deploymentRecordOf(o: ManifestOptions): DeploymentRecord {
     version: 1,
     image: o.image,
     namespace: o.namespace,
-    collector: 'xray-daemon',
-    collectorNamespace: o.collector?.namespace ?? null,
+    collector: o.collector.kind,
+    collectorNamespace: o.daemonSet?.namespace ?? null,
     fargate: o.fargate,
     podIdentity: o.podIdentity,
     canary: o.canary !== undefined,
@@ -320,27 +283,31 @@ function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
   })
   const irsa =
     o.podIdentity || o.xrayRoleArn === undefined ? undefined : { 'eks.amazonaws.com/role-arn': o.xrayRoleArn }
-  if (o.collector) {
-    const cns = o.collector.namespace
-    new k8s.KubeNamespace(chart, 'ns-collector', { metadata: { name: cns, labels: namespaceLabels() } })
-    serviceAccount(chart, daemon.serviceAccount, cns, irsa)
-    new k8s.KubeConfigMap(chart, 'xray-config', {
-      metadata: { name: daemon.configMap, namespace: cns, labels: { ...daemon.labels } },
-      data: { [daemon.configKey]: daemonConfig(o) },
+  const collector = collectorParts(o)
+  const names = collectors[collector.kind]
+  const configMap = (namespace: string) =>
+    new k8s.KubeConfigMap(chart, 'collector-config', {
+      metadata: { name: collector.configMap.name, namespace, labels: { ...names.labels } },
+      data: { [collector.configMap.key]: collector.configMap.text },
     })
-    new k8s.KubeDaemonSet(chart, 'xray-daemon', {
-      metadata: { name: daemon.name, namespace: cns, labels: { ...daemon.labels } },
+  if (o.daemonSet) {
+    const cns = o.daemonSet.namespace
+    new k8s.KubeNamespace(chart, 'ns-collector', { metadata: { name: cns, labels: namespaceLabels() } })
+    serviceAccount(chart, names.name, cns, irsa)
+    configMap(cns)
+    new k8s.KubeDaemonSet(chart, 'collector', {
+      metadata: { name: names.name, namespace: cns, labels: { ...names.labels } },
       spec: {
-        selector: { matchLabels: { ...daemon.labels } },
-        // No hostPort: the new pod can start beside the old one, so a node never goes without a daemon.
+        selector: { matchLabels: { ...names.labels } },
+        // No hostPort: the new pod can start beside the old one, so a node never goes without a collector.
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: int(1), maxUnavailable: int(0) } },
         template: {
-          metadata: { labels: { ...daemon.labels } },
+          metadata: { labels: { ...names.labels } },
           spec: {
-            serviceAccountName: daemon.serviceAccount,
+            serviceAccountName: names.name,
             automountServiceAccountToken: false,
             enableServiceLinks: false,
-            // Node-local delivery: a node whose daemon is missing or preempted loses every trace of its pods.
+            // Node-local delivery: a node whose collector is missing or preempted loses every trace of its pods.
             priorityClassName: 'system-node-critical',
             tolerations: [{ operator: 'Exists' }],
             nodeSelector: { 'kubernetes.io/os': 'linux' },
@@ -359,34 +326,43 @@ function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
               },
             },
             securityContext: podSecurity,
-            containers: [daemonContainer(o)],
-            volumes: [daemonConfigVolume],
+            containers: [collector.container],
+            volumes: [...collector.volumes],
           },
         },
       },
     })
-    new k8s.KubeService(chart, 'xray-service', {
-      metadata: { name: daemon.service, namespace: cns, labels: { ...daemon.labels } },
+    const port = (name: string, number: number, protocol: 'UDP' | 'TCP'): k8s.ServicePort => ({
+      name,
+      port: number,
+      targetPort: int(number),
+      protocol,
+    })
+    new k8s.KubeService(chart, 'collector-service', {
+      metadata: { name: collectorService.name, namespace: cns, labels: { ...names.labels } },
       spec: {
         type: 'ClusterIP',
-        selector: { ...daemon.labels },
-        // Local: each pod reaches the daemon on its own node, as hostPort did, without a host port.
-        internalTrafficPolicy: o.collector.address === 'node' ? 'Local' : 'Cluster',
+        selector: { ...names.labels },
+        // Local: each pod reaches the collector on its own node, as hostPort did, without a host port.
+        internalTrafficPolicy: o.daemonSet.address === 'node' ? 'Local' : 'Cluster',
         ports: [
-          { name: 'xray-ingest', port: daemon.port, targetPort: int(daemon.port), protocol: 'UDP' },
-          { name: 'xray-tcp', port: daemon.port, targetPort: int(daemon.port), protocol: 'TCP' },
+          port('xray-ingest', collectorService.xrayPort, 'UDP'),
+          port('xray-tcp', collectorService.xrayPort, 'TCP'),
+          ...(names.otlp
+            ? [
+                port('otlp-grpc', collectorService.otlpGrpcPort, 'TCP'),
+                port('otlp-http', collectorService.otlpHttpPort, 'TCP'),
+              ]
+            : []),
         ],
       },
     })
     serviceAccount(chart, usermgmt.serviceAccount, ns)
     serviceAccount(chart, notification.serviceAccount, ns)
   } else {
-    // Fargate: the pods run as the daemon's (IRSA) account; the app containers are kept out of its credentials.
-    serviceAccount(chart, daemon.serviceAccount, ns, irsa)
-    new k8s.KubeConfigMap(chart, 'xray-config', {
-      metadata: { name: daemon.configMap, namespace: ns, labels: { ...daemon.labels } },
-      data: { [daemon.configKey]: daemonConfig(o) },
-    })
+    // Fargate: the pods run as the collector's (IRSA) account; the app containers are kept out of its credentials.
+    serviceAccount(chart, names.name, ns, irsa)
+    configMap(ns)
   }
   new k8s.KubeConfigMap(chart, 'deployment-record', {
     metadata: { name: deploymentRecordName, namespace: ns },
@@ -417,7 +393,7 @@ function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
     spec: { type: 'ExternalName', externalName: o.dbHost },
   })
   const autoscaled = o.hpaMax !== undefined
-  roleDeployment(chart, o, {
+  roleDeployment(chart, o, collector, {
     deployment: usermgmt.deployment,
     container: usermgmt.container,
     serviceAccount: usermgmt.serviceAccount,
@@ -472,7 +448,7 @@ function buildChart(o: ManifestOptions, secrets: ManifestSecrets): App {
       ]
     : [{ version: 'V1', replicas: o.replicas }]
   for (const track of tracks) {
-    roleDeployment(chart, o, {
+    roleDeployment(chart, o, collector, {
       deployment: notification.deployments[track.version],
       container: notification.container,
       serviceAccount: notification.serviceAccount,

@@ -21,6 +21,7 @@ import {
   ServiceAccount,
 } from 'kubernetes-models/v1'
 import { parseAllDocuments } from 'yaml'
+import { collectorConfigProblems, type Listeners } from './collector-checks'
 
 export interface K8sObject {
   readonly apiVersion: string
@@ -420,10 +421,23 @@ export function namespaceSecurityProblems(objects: readonly K8sObject[]): string
   return problems
 }
 
+/** The node-local trace collector a deployment must run. */
+export interface ExpectedCollector {
+  readonly kind: 'xray-daemon' | 'cloudwatch-agent' | 'adot'
+  /** Its DaemonSet, container (the Fargate sidecar) and service account. */
+  readonly name: string
+  readonly image: string
+  /** Receives OTLP beside X-Ray. */
+  readonly otlp: boolean
+}
+
 /** What a deployment made from some options must look like, worked out by the test from those options. */
 export interface ExpectedDeployment {
   readonly namespace: string
-  /** undefined on Fargate, where the daemon is a sidecar in each pod. */
+  readonly collector: ExpectedCollector
+  /** OTEL_TRACES_EXPORTER of the roles. */
+  readonly exporter: 'xray' | 'otlp' | 'xray,otlp'
+  /** undefined on Fargate, where the collector is a sidecar in each pod. */
   readonly collectorNamespace: string | undefined
   readonly daemonAddress: 'node' | 'service' | 'sidecar'
   readonly region: string
@@ -436,7 +450,7 @@ export interface ExpectedDeployment {
   readonly tokenSecret: string
   /** Replicas of each Deployment, or 'hpa' where an autoscaler owns the count. */
   readonly replicas: Readonly<Record<string, number | 'hpa'>>
-  /** The IRSA annotation of the daemon's service account; undefined with Pod Identity. */
+  /** The IRSA annotation of the collector's service account; undefined with Pod Identity. */
   readonly roleArn: string | undefined
   /** The deployment record, as JSON. */
   readonly record: Readonly<Record<string, unknown>>
@@ -449,37 +463,82 @@ const mebibytes = (quantity: string | number | undefined) => {
   return match ? Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1) : 0
 }
 
-function daemonProblems(objects: readonly K8sObject[], e: ExpectedDeployment): string[] {
+/** Each path a container sees from the ConfigMaps mounted into it, with the file's text. */
+function mountedFiles(objects: readonly K8sObject[], w: Workload, container: IContainer): Map<string, string> {
+  const files = new Map<string, string>()
+  for (const mount of container.volumeMounts ?? []) {
+    const source = (w.template.spec.volumes ?? []).find((v) => v.name === mount.name)?.configMap
+    if (source === undefined) continue
+    const map = find(objects, 'ConfigMap', w.namespace, source.name ?? '') as (K8sObject & IConfigMap) | undefined
+    const data = map?.data ?? {}
+    const items = source.items ?? Object.keys(data).map((key) => ({ key, path: key }))
+    for (const item of items) {
+      const text = data[item.key]
+      if (text !== undefined) files.set(`${mount.mountPath.replace(/\/$/, '')}/${item.path}`, text)
+    }
+  }
+  return files
+}
+
+interface RunningCollector {
+  readonly where: string
+  readonly container: IContainer
+  readonly w: Workload
+  readonly listeners: Listeners | undefined
+}
+
+/** Every collector container (DaemonSet pod or Fargate sidecar) with where its configuration says it listens. */
+function runningCollectors(objects: readonly K8sObject[], e: ExpectedDeployment) {
+  const found: RunningCollector[] = []
   const problems: string[] = []
+  for (const w of workloads(objects)) {
+    const pod = w.template.spec
+    const candidates = w.object.kind === 'DaemonSet' ? pod.containers : (pod.initContainers ?? [])
+    for (const container of candidates.filter((c) => c.name === e.collector.name)) {
+      const where = `${nameOf(w.object)} container ${container.name}`
+      const host = w.object.kind === 'DaemonSet' ? '0.0.0.0' : '127.0.0.1'
+      const checked = collectorConfigProblems(e.collector.kind, container, mountedFiles(objects, w, container), {
+        region: e.region,
+        host,
+      })
+      problems.push(...checked.problems.map((p) => `${where}: ${e.collector.kind} config: ${p}`))
+      found.push({ where, container, w, listeners: checked.listeners })
+    }
+  }
+  return { found, problems }
+}
+
+function collectorProblems(objects: readonly K8sObject[], e: ExpectedDeployment): string[] {
+  const c = e.collector
   const all = workloads(objects)
   const daemonSets = all.filter((w) => w.object.kind === 'DaemonSet')
   const services = objects.filter((o) => o.kind === 'Service' && o.metadata.name === 'xray-service')
-  const daemons: { where: string; container: IContainer; w: Workload }[] = []
+  const { found, problems } = runningCollectors(objects, e)
   if (e.collectorNamespace === undefined) {
     if (daemonSets.length > 0) problems.push('Fargate: a DaemonSet, which Fargate never runs')
     if (services.length > 0) problems.push('Fargate: xray-service, which would select nothing')
     const others = objects.filter((o) => o.kind === 'Namespace' && o.metadata.name !== e.namespace)
     if (others.length > 0) problems.push(`Fargate: a collector namespace ${others.map((o) => o.metadata.name)}`)
     for (const w of all) {
-      const sidecar = (w.template.spec.initContainers ?? []).find((c) => c.name === 'xray-daemon')
+      const sidecar = (w.template.spec.initContainers ?? []).find((x) => x.name === c.name)
       if (sidecar?.restartPolicy !== 'Always') {
-        problems.push(
-          `${nameOf(w.object)}: no native sidecar xray-daemon (an init container with restartPolicy Always)`,
-        )
-      } else daemons.push({ where: nameOf(w.object), container: sidecar, w })
+        problems.push(`${nameOf(w.object)}: no native sidecar ${c.name} (an init container with restartPolicy Always)`)
+      }
       const skipped = w.template.metadata?.annotations?.['eks.amazonaws.com/skip-containers']?.split(',') ?? []
-      const apps = w.template.spec.containers.map((c) => c.name)
+      const apps = w.template.spec.containers.map((x) => x.name)
       if (!Bun.deepEquals([...skipped].sort(), [...apps].sort())) {
         problems.push(`${nameOf(w.object)}: eks.amazonaws.com/skip-containers is ${skipped}, not the app's ${apps}`)
       }
-      if (w.template.spec.serviceAccountName !== 'xray-daemon') {
-        problems.push(`${nameOf(w.object)}: on Fargate the pod needs the daemon's IRSA account xray-daemon`)
+      if (w.template.spec.serviceAccountName !== c.name) {
+        problems.push(`${nameOf(w.object)}: on Fargate the pod needs the collector's IRSA account ${c.name}`)
       }
     }
   } else {
-    const inCollector = daemonSets.filter((w) => w.namespace === e.collectorNamespace)
+    const inCollector = daemonSets.filter(
+      (w) => w.namespace === e.collectorNamespace && w.object.metadata.name === c.name,
+    )
     if (inCollector.length !== 1 || daemonSets.length !== 1) {
-      problems.push(`no single DaemonSet in the collector namespace ${e.collectorNamespace}`)
+      problems.push(`no single DaemonSet ${c.name} in the collector namespace ${e.collectorNamespace}`)
     }
     for (const w of daemonSets) {
       const pod = w.template.spec
@@ -490,30 +549,38 @@ function daemonProblems(objects: readonly K8sObject[], e: ExpectedDeployment): s
         problems.push(`${nameOf(w.object)}: priority class is ${pod.priorityClassName}, not system-node-critical`)
       }
       if (pod.nodeSelector?.['kubernetes.io/os'] !== 'linux') problems.push(`${nameOf(w.object)}: not Linux only`)
-      for (const container of pod.containers) daemons.push({ where: nameOf(w.object), container, w })
+      if (pod.serviceAccountName !== c.name) {
+        problems.push(`${nameOf(w.object)}: runs as ${pod.serviceAccountName}, not the collector's account ${c.name}`)
+      }
     }
     const service = services.find((s) => s.metadata.namespace === e.collectorNamespace) as
       | (K8sObject & IService)
       | undefined
     const ports = (service?.spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).sort()
-    if (!Bun.deepEquals(ports, ['2000/TCP', '2000/UDP']))
-      problems.push(`xray-service: ports ${ports}, not UDP and TCP 2000`)
+    const wanted = ['2000/TCP', '2000/UDP', ...(c.otlp ? ['4317/TCP', '4318/TCP'] : [])].sort()
+    if (!Bun.deepEquals(ports, wanted)) problems.push(`xray-service: ports ${ports}, not ${wanted}`)
     const policy = e.daemonAddress === 'node' ? 'Local' : 'Cluster'
     if (service?.spec?.internalTrafficPolicy !== policy) {
       problems.push(`xray-service: internalTrafficPolicy ${service?.spec?.internalTrafficPolicy}, not ${policy}`)
     }
   }
-  for (const { where, container, w } of daemons) {
-    const volume = (w.template.spec.volumes ?? []).find((v) => v.configMap !== undefined)
-    const config = find(objects, 'ConfigMap', w.namespace, volume?.configMap?.name ?? '') as
-      | (K8sObject & IConfigMap)
-      | undefined
-    const text = Object.values(config?.data ?? {}).join('\n')
-    const buffer = Number(/TotalBufferSizeMB:\s*(\d+)/.exec(text)?.[1] ?? Number.NaN)
+  for (const { where, container, w } of found) {
+    if (container.image !== c.image) problems.push(`${where}: image ${container.image}, not ${c.image}`)
     const limit = mebibytes(container.resources?.limits?.['memory'])
-    // AWS's DaemonSet sample (aws-samples/aws-xray-kubernetes) gives its 24 MB buffer a 64Mi limit.
-    if (!(limit >= buffer + 40)) problems.push(`${where}: daemon memory limit ${limit}Mi for a ${buffer} MB buffer`)
-    if (!text.includes(`Region: "${e.region}"`)) problems.push(`${where}: the daemon's config is not for ${e.region}`)
+    const request = mebibytes(container.resources?.requests?.['memory'])
+    if (c.kind === 'xray-daemon') {
+      const volume = (w.template.spec.volumes ?? []).find((v) => v.configMap !== undefined)
+      const config = find(objects, 'ConfigMap', w.namespace, volume?.configMap?.name ?? '') as
+        | (K8sObject & IConfigMap)
+        | undefined
+      const text = Object.values(config?.data ?? {}).join('\n')
+      const buffer = Number(/TotalBufferSizeMB:\s*(\d+)/.exec(text)?.[1] ?? Number.NaN)
+      // AWS's DaemonSet sample (aws-samples/aws-xray-kubernetes) gives its 24 MB buffer a 64Mi limit.
+      if (!(limit >= buffer + 40)) problems.push(`${where}: daemon memory limit ${limit}Mi for a ${buffer} MB buffer`)
+    } else if (!(limit > 0 && limit >= request)) {
+      // The ADOT memory limiter works from the limit; any collector without one can starve the node.
+      problems.push(`${where}: memory limit ${limit}Mi, below its request ${request}Mi or none`)
+    }
   }
   return problems
 }
@@ -551,11 +618,18 @@ function appPodProblems(objects: readonly K8sObject[], e: ExpectedDeployment): s
     }
     if (pod.automountServiceAccountToken !== false) problems.push(`${where}: mounts an API token`)
     accounts.set(name.includes('notification') ? 'notification' : 'usermgmt', pod.serviceAccountName)
-    if (e.collectorNamespace !== undefined && pod.serviceAccountName === 'xray-daemon') {
-      problems.push(`${where}: runs as the daemon's service account`)
+    if (e.collectorNamespace !== undefined && pod.serviceAccountName === e.collector.name) {
+      problems.push(`${where}: runs as the collector's service account`)
     }
-    const daemonAddress =
-      e.collectorNamespace === undefined ? '127.0.0.1:2000' : `xray-service.${e.collectorNamespace}:2000`
+    const collectorHost = e.collectorNamespace === undefined ? '127.0.0.1' : `xray-service.${e.collectorNamespace}`
+    const daemonAddress = `${collectorHost}:2000`
+    const otlp = e.exporter !== 'xray'
+    const wantedEnv: Record<string, string | undefined> = {
+      OTEL_TRACES_EXPORTER: e.exporter,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlp ? `http://${collectorHost}:4318/v1/traces` : undefined,
+      OTEL_EXPORTER_OTLP_PROTOCOL: otlp ? 'http/protobuf' : undefined,
+      OTEL_RESOURCE_ATTRIBUTES: otlp ? `k8s.namespace.name=${e.namespace},k8s.deployment.name=${name}` : undefined,
+    }
     for (const c of pod.containers) {
       const at = `${where} container ${c.name}`
       const preStop = c.lifecycle?.preStop
@@ -568,6 +642,10 @@ function appPodProblems(objects: readonly K8sObject[], e: ExpectedDeployment): s
         problems.push(
           `${at}: AWS_XRAY_DAEMON_ADDRESS is ${envOf(c, 'AWS_XRAY_DAEMON_ADDRESS')?.value}, not ${daemonAddress}`,
         )
+      }
+      for (const [variable, value] of Object.entries(wantedEnv)) {
+        if (envOf(c, variable)?.value !== value)
+          problems.push(`${at}: ${variable} is ${envOf(c, variable)?.value}, not ${value}`)
       }
       const token = envOf(c, 'NOTIFICATION_AUTH_TOKEN')?.valueFrom?.secretKeyRef
       if (token?.name !== e.tokenSecret || token.key !== 'token') {
@@ -659,13 +737,65 @@ function exposureProblems(objects: readonly K8sObject[], e: ExpectedDeployment):
   if (e.collectorNamespace !== undefined && labelled(e.collectorNamespace) !== 'restricted') {
     problems.push(`namespace ${e.collectorNamespace}: does not enforce restricted`)
   }
-  const account = find(objects, 'ServiceAccount', e.collectorNamespace ?? e.namespace, 'xray-daemon')
+  const account = find(objects, 'ServiceAccount', e.collectorNamespace ?? e.namespace, e.collector.name)
   const arn = account?.metadata.annotations?.['eks.amazonaws.com/role-arn']
   if (account === undefined || arn !== e.roleArn)
-    problems.push(`xray-daemon service account: role ${arn}, not ${e.roleArn}`)
+    problems.push(`${e.collector.name} service account: role ${arn}, not ${e.roleArn}`)
   const record = find(objects, 'ConfigMap', e.namespace, 'xray-eks-app')?.['data'] as Record<string, string> | undefined
   const json = record?.['deployment.json']
   if (json === undefined || !Bun.deepEquals(JSON.parse(json), e.record)) problems.push(`deployment record ${json}`)
+  return problems
+}
+
+/** The host:port a Service port on `host` leads to in the collector pods behind it, if any. */
+function serviceTarget(objects: readonly K8sObject[], host: string, port: number) {
+  const [serviceName = '', namespace = ''] = host.split('.')
+  const service = find(objects, 'Service', namespace, serviceName) as (K8sObject & IService) | undefined
+  const servicePort = service?.spec?.ports?.find((p) => p.port === port && (p.protocol ?? 'TCP') === 'TCP')
+  const target = servicePort?.targetPort ?? servicePort?.port
+  return service && typeof target === 'number'
+    ? { namespace, selector: service.spec?.selector ?? {}, target }
+    : undefined
+}
+
+/**
+ * Whether what each role sends OTLP to is a collector listening for OTLP over HTTP there: its own sidecar on
+ * loopback, or, through the Service, the collector pods behind it. A collector without an OTLP receiver (the X-Ray
+ * daemon) answers nothing on 4318, and the roles' spans would be lost.
+ */
+function tracesRouteProblems(objects: readonly K8sObject[], e: ExpectedDeployment): string[] {
+  const problems: string[] = []
+  const { found } = runningCollectors(objects, e)
+  for (const w of workloads(objects).filter((x) => x.object.kind === 'Deployment')) {
+    for (const c of w.template.spec.containers) {
+      const endpoint = envOf(c, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')?.value
+      if (endpoint === undefined) continue
+      const at = `${nameOf(w.object)} container ${c.name}`
+      const url = URL.parse(endpoint)
+      if (url === null || url.protocol !== 'http:' || url.pathname !== '/v1/traces') {
+        problems.push(`${at}: OTLP endpoint ${endpoint} is not http://host:port/v1/traces`)
+        continue
+      }
+      const port = Number(url.port || 80)
+      const listening = (r: RunningCollector, host: string, p: number) => r.listeners?.otlpHttp === `${host}:${p}`
+      const reached =
+        url.hostname === '127.0.0.1'
+          ? found.some((r) => r.w.object === w.object && listening(r, '127.0.0.1', port))
+          : (() => {
+              const route = serviceTarget(objects, url.hostname, port)
+              return (
+                route !== undefined &&
+                found.some(
+                  (r) =>
+                    r.w.namespace === route.namespace &&
+                    Object.entries(route.selector).every(([k, v]) => r.w.template.metadata?.labels?.[k] === v) &&
+                    listening(r, '0.0.0.0', route.target),
+                )
+              )
+            })()
+      if (!reached) problems.push(`${at}: sends OTLP to ${endpoint}, where no collector receives OTLP over HTTP`)
+    }
+  }
   return problems
 }
 
@@ -673,7 +803,8 @@ function exposureProblems(objects: readonly K8sObject[], e: ExpectedDeployment):
 export function deploymentRuleProblems(objects: readonly K8sObject[], e: ExpectedDeployment): string[] {
   return [
     ...exposureProblems(objects, e),
-    ...daemonProblems(objects, e),
+    ...collectorProblems(objects, e),
+    ...tracesRouteProblems(objects, e),
     ...appPodProblems(objects, e),
     ...roleProblems(objects, e),
   ]
@@ -681,13 +812,15 @@ export function deploymentRuleProblems(objects: readonly K8sObject[], e: Expecte
 
 /** Each httpGet probe of each app container, for asking the real binary. */
 export function httpProbes(objects: readonly K8sObject[]) {
-  return workloads(objects).flatMap((w) =>
-    w.template.spec.containers.flatMap((c) =>
-      [c.startupProbe, c.readinessProbe, c.livenessProbe].flatMap((p) =>
-        p?.httpGet
-          ? [{ workload: w.object.metadata.name, container: c, path: p.httpGet.path ?? '/', port: p.httpGet.port }]
-          : [],
+  return workloads(objects)
+    .filter((w) => w.object.kind === 'Deployment')
+    .flatMap((w) =>
+      w.template.spec.containers.flatMap((c) =>
+        [c.startupProbe, c.readinessProbe, c.livenessProbe].flatMap((p) =>
+          p?.httpGet
+            ? [{ workload: w.object.metadata.name, container: c, path: p.httpGet.path ?? '/', port: p.httpGet.port }]
+            : [],
+        ),
       ),
-    ),
-  )
+    )
 }

@@ -55,7 +55,7 @@ describe('./app manifests as a compiled binary', () => {
     expect(find(parseObjects(result.stdout), 'ServiceAccount', 'xray-daemon')?.metadata.annotations).toBeUndefined()
     expect(result.stderr).toBe(
       [
-        "With Pod Identity, associate the daemon's service account once:",
+        "With Pod Identity, associate the collector's service account once:",
         '# Needs the eks-pod-identity-agent add-on on the cluster (docs/deploying.md).',
         'eksctl create podidentityassociation \\',
         '    --cluster eksdemo1 \\',
@@ -94,6 +94,42 @@ describe('./app manifests as a compiled binary', () => {
     })
   })
 
+  test.each([
+    ['cloudwatch-agent', 'cloudwatch-agent', 'cloudwatch-agent-eksdemo1-xray-system'],
+    ['adot', 'adot-collector', 'adot-collector-eksdemo1-xray-system'],
+  ])(
+    "--print-iam --collector %s makes the role of that collector's service account, with the same X-Ray policy",
+    (collector, account, role) => {
+      const result = runApp(['manifests', '--print-iam', '--collector', collector])
+      expect(result.code).toBe(0)
+      expect(result.stdout).toContain(
+        `    --namespace xray-system \\\n    --name ${account} \\\n    --role-name ${role} \\\n`,
+      )
+      expect(result.stdout).toContain('--attach-policy-arn arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess \\')
+    },
+  )
+
+  test('with --collector adot --exporter otlp the roles send OTLP to the node-local collector through xray-service', () => {
+    const result = runApp(['manifests', ...flags, '--collector', 'adot', '--exporter', 'otlp'], env)
+    expect(result).toMatchObject({ code: 0, stderr: '' })
+    const deployment = find(parseObjects(result.stdout), 'Deployment', 'usermgmt-microservice') as
+      | (K8sObject & { spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } })
+      | undefined
+    const variables = Object.fromEntries(
+      (deployment?.spec.template.spec.containers[0]?.env ?? [])
+        .filter((v) => v.name.startsWith('OTEL_') || v.name === 'AWS_XRAY_DAEMON_ADDRESS')
+        .map((v) => [v.name, v.value]),
+    )
+    expect(variables).toEqual({
+      AWS_XRAY_DAEMON_ADDRESS: 'xray-service.xray-system:2000',
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://xray-service.xray-system:4318/v1/traces',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_RESOURCE_ATTRIBUTES: 'k8s.namespace.name=default,k8s.deployment.name=usermgmt-microservice',
+    })
+    expect(find(parseObjects(result.stdout), 'DaemonSet', 'adot-collector')).toBeDefined()
+  })
+
   test('--print-iam follows the region, and on Fargate names the app namespace', () => {
     const fargate = runApp(['manifests', '--print-iam', '--fargate', '--namespace', 'shop', '--region', 'eu-west-1'])
     expect(fargate.code).toBe(0)
@@ -126,14 +162,14 @@ describe('./app manifests as a compiled binary', () => {
       'a daemon address on Fargate',
       [...flags, '--fargate', '--daemon-address', 'service'],
       env,
-      ['--daemon-address: on Fargate each pod sends to its own sidecar daemon (127.0.0.1:2000); drop the option'],
+      ['--daemon-address: on Fargate each pod sends to its own sidecar collector (127.0.0.1); drop the option'],
     ],
     [
       'a collector namespace on Fargate',
       [...flags, '--fargate', '--collector-namespace', 'tracing'],
       env,
       [
-        '--collector-namespace: on Fargate there is no collector namespace (the daemon is a sidecar in each pod); drop the option',
+        '--collector-namespace: on Fargate there is no collector namespace (the collector is a sidecar in each pod); drop the option',
       ],
     ],
     [
@@ -141,8 +177,57 @@ describe('./app manifests as a compiled binary', () => {
       [...flags, '--namespace', 'xray-system'],
       env,
       [
-        '--namespace, --collector-namespace: must differ (both are xray-system): the X-Ray daemon gets a namespace of its own',
+        '--namespace, --collector-namespace: must differ (both are xray-system): the trace collector gets a namespace of its own',
       ],
+    ],
+    [
+      'OTLP sent to the X-Ray daemon, which has no OTLP receiver',
+      [...flags, '--exporter', 'otlp'],
+      env,
+      [
+        '--exporter: otlp sends OTLP, and the X-Ray daemon has no OTLP receiver; pick --collector cloudwatch-agent or --collector adot',
+      ],
+    ],
+    [
+      'both exporters with the X-Ray daemon named outright',
+      [...flags, '--collector', 'xray-daemon', '--exporter', 'otlp,xray'],
+      env,
+      [
+        '--exporter: xray,otlp sends OTLP, and the X-Ray daemon has no OTLP receiver; pick --collector cloudwatch-agent or --collector adot',
+      ],
+    ],
+    [
+      'a collector or exporter we do not offer',
+      [...flags, '--collector', 'otelcol', '--exporter', 'none'],
+      env,
+      [
+        '--collector: must be one of xray-daemon, cloudwatch-agent, adot',
+        '--exporter: must be xray, otlp or xray,otlp',
+      ],
+    ],
+    [
+      "the daemon's image for another collector",
+      [...flags, '--collector', 'adot', '--daemon-image', 'public.ecr.aws/xray/aws-xray-daemon:3.6.6'],
+      env,
+      ["--daemon-image: is the X-Ray daemon's image; for --collector adot use --collector-image"],
+    ],
+    [
+      'two collector images',
+      [...flags, '--daemon-image', 'public.ecr.aws/x/d:1', '--collector-image', 'public.ecr.aws/x/c:1'],
+      env,
+      ['--daemon-image, --collector-image: both name the collector image; keep --collector-image'],
+    ],
+    [
+      'a collector image without a tag',
+      [
+        ...flags,
+        '--collector',
+        'cloudwatch-agent',
+        '--collector-image',
+        'public.ecr.aws/cloudwatch-agent/cloudwatch-agent',
+      ],
+      env,
+      ['--collector-image: must name a tag other than latest, or a digest: every node must run the same build'],
     ],
     [
       'a canary split under HPAs',
@@ -273,7 +358,7 @@ describe('./app manifests as a compiled binary', () => {
       ['--print-iam', '--cluster', 'eksdemo1', '--image', image, '--host', 'a.example.com'],
       {},
       [
-        '--print-iam: uses only --cluster, --region, --namespace, --collector-namespace, --fargate, --pod-identity, --iam-role-name; drop --image, --host',
+        '--print-iam: uses only --cluster, --region, --namespace, --collector-namespace, --fargate, --pod-identity, --collector, --iam-role-name; drop --image, --host',
       ],
     ],
     [

@@ -4,13 +4,21 @@ import { parse as parseYaml } from 'yaml'
 import { CliProblems, type Command, type FlagSpecs, orExit, parseFlags, printUsage } from '../services/platform'
 import { synthesizeManifests } from './chart'
 import { iamCommand } from './iam'
-import { flagNames, iamOptionsOf, type ManifestOptions, parseIamOptions, parseManifestOptions } from './options'
+import {
+  defaultCollectorImages,
+  flagNames,
+  iamOptionsOf,
+  type ManifestOptions,
+  parseIamOptions,
+  parseManifestOptions,
+} from './options'
 
 const usage = `Usage: app manifests --image REF --auth jwt|none [options] | kubectl apply -f -
-       app manifests --print-iam [--cluster NAME] [--region REGION] [--pod-identity] [--fargate]
+       app manifests --print-iam [--cluster NAME] [--region REGION] [--collector NAME]
+                     [--pod-identity] [--fargate]
 
-Prints the course's whole EKS deployment (namespaces, X-Ray daemon, both roles, Services, Ingress,
-hardening) as YAML. Options may also come from a YAML or JSON file (--values FILE, keys as below in
+Prints the course's whole EKS deployment (namespaces, the node-local trace collector, both roles, Services,
+Ingress, hardening) as YAML. Options may also come from a YAML or JSON file (--values FILE, keys as below in
 camelCase); flags win. Secrets never come from flags: DB_PASSWORD, AWS_MAIL_SERVER_USERNAME,
 AWS_MAIL_SERVER_PASSWORD and NOTIFICATION_AUTH_TOKEN are read from the environment into Secret objects,
 or --db-secret, --smtp-secret and --notification-token-secret name Secrets that already exist. A
@@ -22,7 +30,7 @@ Required:
                             none: anyone who reaches the ALB may read and change users
   --jwt-issuer URL          with --auth jwt: the issuer (https)
   --jwt-audience AUD        with --auth jwt: the audience your tokens carry
-  --xray-role-arn ARN       IAM role of the daemon's service account (IRSA), unless --pod-identity
+  --xray-role-arn ARN       IAM role of the collector's service account (IRSA), unless --pod-identity
   --certificate-arn ARN     ACM certificate for the ALB's HTTPS listener, in --region
   --host NAME               a DNS name for the ALB (repeatable; ExternalDNS)
   --db-host NAME            the RDS endpoint
@@ -38,17 +46,26 @@ Options:
   --db-ssl-ca rds           CA of the database's certificate (VERIFY_* only)   default rds
   --smtp-host NAME          SES SMTP endpoint                 default email-smtp.<region>.amazonaws.com
   --namespace NAME          the app's namespace               default default
+  --collector NAME          the node-local trace collector: xray-daemon, cloudwatch-agent or adot
+                                                              default xray-daemon
+  --exporter NAME           what the roles send it: xray (segments over UDP), otlp (OTLP/HTTP to
+                            port 4318) or xray,otlp; otlp needs cloudwatch-agent or adot
+                                                              default xray
   --collector-namespace NAME
-                            the X-Ray daemon's namespace (not with --fargate)   default xray-system
+                            the collector's namespace (not with --fargate)     default xray-system
   --replicas N              replicas per role (usermgmt only with --canary); the HPAs' minimum
                                                               default 1
   --canary V1:V2            the V2 notification track, this replica split (not with --hpa-max)
   --hpa-max N               a HorizontalPodAutoscaler per role, up to N replicas
-  --daemon-address MODE     node: each pod's own node's daemon; service: any daemon
+  --daemon-address MODE     node: each pod's own node's collector; service: any collector
                             (not with --fargate)              default node
-  --fargate                 the daemon as a native sidecar in each pod (Fargate runs no DaemonSets)
-  --daemon-image REF        X-Ray daemon image    default public.ecr.aws/xray/aws-xray-daemon:3.6.6
-  --region REGION           the daemon's region, the SES endpoint, the IAM commands
+  --fargate                 the collector as a native sidecar in each pod (Fargate runs no DaemonSets)
+  --collector-image REF     the collector's image             default its official image, pinned:
+                            ${defaultCollectorImages['xray-daemon']}
+                            ${defaultCollectorImages['cloudwatch-agent']}
+                            ${defaultCollectorImages.adot}
+  --daemon-image REF        the same, for the X-Ray daemon only (kept for older scripts)
+  --region REGION           the collector's region, the SES endpoint, the IAM commands
                                                               default us-east-1
   --cluster NAME            EKS cluster (aws.eks in traces, the IAM commands)   default eksdemo1
   --db-secret NAME          use this existing Secret (key db-password)
@@ -56,11 +73,13 @@ Options:
   --notification-token-secret NAME
                             use this existing Secret (key token)
   --values FILE             read options from a YAML or JSON file
-  --print-iam               print the commands that make the daemon's IAM role (IRSA, or the Pod
+  --print-iam               print the commands that make the collector's IAM role (IRSA, or the Pod
                             Identity association) instead; reads only --cluster, --region,
-                            --namespace, --collector-namespace, --fargate, --pod-identity and
-                            --iam-role-name (a --values file may hold the others)
-  --iam-role-name NAME      the role --print-iam makes        default xray-daemon-<cluster>-<namespace>
+                            --namespace, --collector-namespace, --fargate, --pod-identity,
+                            --collector and --iam-role-name (a --values file may hold the others)
+  --iam-role-name NAME      the role --print-iam makes
+                            default <collector's account>-<cluster>-<namespace>, e.g.
+                            xray-daemon-eksdemo1-xray-system
   -h, --help                this help`
 
 const flags = {
@@ -85,6 +104,9 @@ const flags = {
   replicas: { type: 'string', placeholder: 'N' },
   canary: { type: 'string', placeholder: 'V1:V2' },
   'hpa-max': { type: 'string', placeholder: 'N' },
+  collector: { type: 'string', placeholder: 'NAME' },
+  exporter: { type: 'string', placeholder: 'NAME' },
+  'collector-image': { type: 'string', placeholder: 'REF' },
   'daemon-image': { type: 'string', placeholder: 'REF' },
   'daemon-address': { type: 'string', placeholder: 'node|service' },
   fargate: { type: 'boolean' },
@@ -160,7 +182,7 @@ export const manifestsCommand: Command = {
     if (o.auth.mode === 'none') process.stderr.write(`${authNoneWarning(o)}\n`)
     if (o.podIdentity) {
       process.stderr.write(
-        `With Pod Identity, associate the daemon's service account once:\n${iamCommand(iamOptionsOf(o))}\n`,
+        `With Pod Identity, associate the collector's service account once:\n${iamCommand(iamOptionsOf(o))}\n`,
       )
     }
     process.stdout.write(`${synthesizeManifests(o, secrets).trimEnd()}\n`)

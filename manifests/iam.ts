@@ -1,8 +1,9 @@
-// The one-time IAM step the X-Ray daemon needs, as commands to run: the course's Step-03 (IRSA), or an EKS Pod
+// The one-time IAM step the trace collector needs, as commands to run: the course's Step-03 (IRSA), or an EKS Pod
 // Identity association. Our manifests own the ServiceAccount, so eksctl only makes the role (--role-only), under a
-// name the operator can look up afterwards.
+// name the operator can look up afterwards. Every collector here only writes traces to X-Ray and relays the SDKs'
+// sampling calls (the CloudWatch agent is given no metrics or logs to send), so each gets the same managed policy,
+// which allows those X-Ray calls and nothing else.
 import { type IamOptions, partitionOf } from './options'
-import { daemon } from './wiring'
 
 function xrayPolicyArn(region: string): string {
   return `arn:${partitionOf(region)}:iam::aws:policy/AWSXRayDaemonWriteAccess`
@@ -22,7 +23,7 @@ export function iamCommand(o: IamOptions): string {
       `    --cluster ${o.cluster} \\`,
       `    --region ${o.region} \\`,
       `    --namespace ${o.serviceAccountNamespace} \\`,
-      `    --service-account-name ${daemon.serviceAccount} \\`,
+      `    --service-account-name ${o.serviceAccount} \\`,
       `    --role-name ${o.roleName} \\`,
       `    --permission-policy-arns ${xrayPolicyArn(o.region)}`,
     ].join('\n')
@@ -35,7 +36,7 @@ export function iamCommand(o: IamOptions): string {
     `    --cluster ${o.cluster} \\`,
     `    --region ${o.region} \\`,
     `    --namespace ${o.serviceAccountNamespace} \\`,
-    `    --name ${daemon.serviceAccount} \\`,
+    `    --name ${o.serviceAccount} \\`,
     `    --role-name ${o.roleName} \\`,
     '    --role-only \\',
     `    --attach-policy-arn ${xrayPolicyArn(o.region)} \\`,

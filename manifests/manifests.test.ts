@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import type { IPodSpec, IService } from 'kubernetes-models/v1'
+import type { IContainer, IPodSpec, IService } from 'kubernetes-models/v1'
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { type ManifestSecrets, parseManifestOptions, synthesizeManifests } from '.'
 import {
   deploymentRuleProblems,
@@ -77,7 +78,59 @@ const cases: readonly Case[] = [
   { name: 'TLS without checks', input: { dbSslMode: 'REQUIRED' } },
   { name: 'no TLS', input: { dbSslMode: 'DISABLED' } },
   { name: 'an SES endpoint of another region', input: { smtpHost: 'email-smtp.eu-central-1.amazonaws.com' } },
+  { name: 'the X-Ray daemon, said outright', input: { collector: 'xray-daemon', exporter: 'xray' } },
+  { name: 'the CloudWatch agent', input: { collector: 'cloudwatch-agent' } },
+  { name: 'the CloudWatch agent receiving OTLP', input: { collector: 'cloudwatch-agent', exporter: 'otlp' } },
+  {
+    name: 'the CloudWatch agent receiving both, on Fargate',
+    input: { collector: 'cloudwatch-agent', exporter: 'xray,otlp', fargate: true },
+  },
+  {
+    name: 'the CloudWatch agent with Pod Identity in another region',
+    input: {
+      collector: 'cloudwatch-agent',
+      exporter: 'otlp',
+      podIdentity: true,
+      xrayRoleArn: undefined,
+      region: 'eu-west-1',
+      certificateArn: 'arn:aws:acm:eu-west-1:180789647333:certificate/9f042b5d-86fd-4fad-96d0-c81c5abc71e1',
+      dbHost: 'usermgmtdb.cxojydmxwly6.eu-west-1.rds.amazonaws.com',
+    },
+  },
+  { name: 'the ADOT collector', input: { collector: 'adot' } },
+  { name: 'the ADOT collector receiving both', input: { collector: 'adot', exporter: 'xray,otlp' } },
+  {
+    name: 'the ADOT collector receiving OTLP, on Fargate',
+    input: { collector: 'adot', exporter: 'otlp', fargate: true },
+  },
+  {
+    name: 'the ADOT collector reached anywhere, in a namespace of our own',
+    input: { collector: 'adot', exporter: 'otlp', daemonAddress: 'service', collectorNamespace: 'tracing' },
+  },
+  {
+    name: 'a collector image of our own',
+    input: { collector: 'adot', collectorImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/adot:v0.50.0' },
+  },
+  {
+    name: 'the daemon image by its older flag',
+    input: { daemonImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/xray-daemon:3.6.6' },
+  },
 ]
+
+/** What each collector is called and runs, as the documentation of --collector says. */
+const collectorsByKind = {
+  'xray-daemon': { name: 'xray-daemon', image: 'public.ecr.aws/xray/aws-xray-daemon:3.6.6', otlp: false },
+  'cloudwatch-agent': {
+    name: 'cloudwatch-agent',
+    image: 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766',
+    otlp: true,
+  },
+  adot: {
+    name: 'adot-collector',
+    image: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.50.0',
+    otlp: true,
+  },
+} as const
 
 function optionsOf(c: Case) {
   const result = parseManifestOptions({ ...required, ...c.input }, c.secrets ?? secrets)
@@ -115,8 +168,16 @@ function expectedFor(c: Case): ExpectedDeployment {
         }
       : { mode: 'none' as const }
   const podIdentity = input['podIdentity'] === true
+  const kind = (text(input, 'collector') ?? 'xray-daemon') as keyof typeof collectorsByKind
+  const collector = {
+    kind,
+    ...collectorsByKind[kind],
+    image: text(input, 'collectorImage') ?? text(input, 'daemonImage') ?? collectorsByKind[kind].image,
+  }
   return {
     namespace,
+    collector,
+    exporter: (text(input, 'exporter') ?? 'xray') as ExpectedDeployment['exporter'],
     collectorNamespace,
     daemonAddress: fargate ? 'sidecar' : text(input, 'daemonAddress') === 'service' ? 'service' : 'node',
     region,
@@ -131,7 +192,7 @@ function expectedFor(c: Case): ExpectedDeployment {
       version: 1,
       image: required.image,
       namespace,
-      collector: 'xray-daemon',
+      collector: kind,
       collectorNamespace: collectorNamespace ?? null,
       fargate,
       podIdentity,
@@ -206,12 +267,16 @@ describe('./app manifests, for every supported combination of options', () => {
     },
   )
 
-  test('is stable: the same options give the same YAML, kept as snapshots of the EC2 and Fargate layouts', () => {
+  test('is stable: the same options give the same YAML, kept as snapshots of the EC2 and Fargate layouts and of each other collector', () => {
     const defaults = cases[0] ?? { name: '', input: {} }
     const fargate = { name: 'fargate', input: { fargate: true, replicas: 2 } }
+    const cloudwatchAgent = { name: 'cloudwatch-agent', input: { collector: 'cloudwatch-agent', exporter: 'otlp' } }
+    const adot = { name: 'adot', input: { collector: 'adot', exporter: 'xray,otlp', fargate: true } }
     expect(synthesizeFresh(defaults).yaml).toBe(synthesizeFresh(defaults).yaml)
     expect(synthesize(defaults).yaml).toMatchSnapshot()
     expect(synthesize(fargate).yaml).toMatchSnapshot()
+    expect(synthesize(cloudwatchAgent).yaml).toMatchSnapshot()
+    expect(synthesize(adot).yaml).toMatchSnapshot()
   })
 })
 
@@ -251,7 +316,35 @@ const spread: Case = { name: 'spread', input: { replicas: 3 } }
 const jwtCase: Case = { name: 'jwt', input: jwt }
 const user = 'usermgmt-microservice'
 const mail = 'v1-notification-microservice'
+const adot: Case = { name: 'adot', input: { collector: 'adot', exporter: 'xray,otlp' } }
+const adotFargate: Case = { name: 'adot on Fargate', input: { collector: 'adot', exporter: 'otlp', fargate: true } }
+const cloudwatchAgent: Case = { name: 'cloudwatch-agent', input: { collector: 'cloudwatch-agent', exporter: 'otlp' } }
 const daemonSet = (objects: readonly K8sObject[]) => podOf(objects, 'xray-daemon')
+
+/** The collector container of a DaemonSet, or the sidecar of a Deployment. */
+function collectorContainer(objects: readonly K8sObject[], workload: string, name: string): IContainer {
+  const pod = podOf(objects, workload)
+  const container = [...pod.containers, ...(pod.initContainers ?? [])].find((c) => c.name === name)
+  if (container === undefined) throw new Error(`fixture: no container ${name} in ${workload}`)
+  return container
+}
+
+type Json = Record<string, unknown>
+
+/** A collector's config file, parsed, changed, and written back as the format it is in. */
+function editConfig(objects: readonly K8sObject[], configMap: string, key: string, edit: (config: Json) => void) {
+  const map = one<{ data: Record<string, string> }>(objects, 'ConfigMap', configMap)
+  const json = key.endsWith('.json')
+  const text = map.data[key] ?? ''
+  // The file passed every config check of the test above.
+  const config = (json ? JSON.parse(text) : parseYaml(text)) as Json
+  edit(config)
+  map.data[key] = json ? JSON.stringify(config) : stringifyYaml(config)
+}
+
+/** The object at a path of a parsed config (which passed its checks, so the path exists). */
+const at = (root: Json, ...path: string[]): Json => path.reduce((node, key) => node[key] as Json, root)
+
 const daemonContainer = (objects: readonly K8sObject[]) => {
   const container = daemonSet(objects).containers[0]
   if (container === undefined) throw new Error('fixture: no daemon container')
@@ -519,7 +612,7 @@ const broken: readonly Fixture[] = [
       const config = one<{ data: Record<string, string> }>(all, 'ConfigMap', 'xray-config')
       config.data['config.yaml'] = (config.data['config.yaml'] ?? '').replace('us-east-1', 'eu-west-1')
     },
-    "the daemon's config is not for us-east-1",
+    'xray-daemon config: Region is eu-west-1, not us-east-1',
   ],
   [
     'a daemon without tolerations',
@@ -578,7 +671,7 @@ const broken: readonly Fixture[] = [
         metadata: { name: 'xray-daemon', namespace: 'default' },
       })
     },
-    "usermgmt-microservice: runs as the daemon's service account",
+    "usermgmt-microservice: runs as the collector's service account",
   ],
   [
     'a preStop hook that needs a shell',
@@ -657,6 +750,166 @@ const broken: readonly Fixture[] = [
     defaults,
     (all) => Object.assign(one(all, 'ServiceAccount', 'xray-daemon').metadata, { annotations: undefined }),
     'xray-daemon service account: role undefined',
+  ],
+  // Each collector's own configuration, and who sends to it
+  [
+    "a key the X-Ray daemon's config does not have",
+    defaults,
+    (all) =>
+      editConfig(all, 'xray-config', 'config.yaml', (config) => {
+        config['Regoin'] = config['Region']
+        delete config['Region']
+      }),
+    'xray-daemon config: /aws/xray/config.yaml: Region: ',
+  ],
+  [
+    'an ADOT receiver key the collector does not know',
+    adot,
+    (all) =>
+      editConfig(all, 'adot-collector-config', 'config.yaml', (config) => {
+        Object.assign(at(config, 'receivers', 'otlp', 'protocols', 'http'), { endpont: '0.0.0.0:4318' })
+      }),
+    'adot config: /etc/adot/config.yaml: receivers.otlp.protocols.http: Unrecognized key',
+  ],
+  [
+    'an ADOT pipeline without the OTLP receiver',
+    adot,
+    (all) =>
+      editConfig(all, 'adot-collector-config', 'config.yaml', (config) => {
+        Object.assign(at(config, 'service', 'pipelines', 'traces'), { receivers: ['awsxray'] })
+      }),
+    'adot config: the traces pipeline lacks receiver otlp',
+  ],
+  [
+    'an ADOT pipeline naming a processor it does not define',
+    adot,
+    (all) =>
+      editConfig(all, 'adot-collector-config', 'config.yaml', (config) => {
+        Object.assign(at(config, 'service', 'pipelines', 'traces'), { processors: ['memory_limiter', 'batch'] })
+      }),
+    'adot config: pipeline traces names processors batch, which is not defined',
+  ],
+  [
+    'an ADOT exporter for another region',
+    adot,
+    (all) =>
+      editConfig(all, 'adot-collector-config', 'config.yaml', (config) => {
+        Object.assign(at(config, 'exporters', 'awsxray'), { region: 'eu-west-1' })
+      }),
+    'adot config: exporters.awsxray.region is eu-west-1, not us-east-1',
+  ],
+  [
+    'an ADOT collector that drops random W3C trace ids',
+    adot,
+    (all) => {
+      const container = collectorContainer(all, 'adot-collector', 'adot-collector')
+      container.args = container.args?.map((arg) =>
+        arg.startsWith('--feature-gates=') ? '--feature-gates=-exporter.awsxray.skiptimestampvalidation' : arg,
+      )
+    },
+    'adot config: exporter.awsxray.skiptimestampvalidation is not on',
+  ],
+  [
+    'an ADOT collector reading a config that is not mounted',
+    adot,
+    (all) => {
+      const container = collectorContainer(all, 'adot-collector', 'adot-collector')
+      container.args = ['--config=/etc/otelcol/config.yaml']
+    },
+    'adot config: reads config /etc/otelcol/config.yaml, which no mounted ConfigMap holds',
+  ],
+  [
+    'an ADOT sidecar listening beyond its pod',
+    adotFargate,
+    (all) =>
+      editConfig(all, 'adot-collector-config', 'config.yaml', (config) => {
+        Object.assign(at(config, 'receivers', 'otlp', 'protocols', 'http'), { endpoint: '0.0.0.0:4318' })
+      }),
+    'usermgmt-microservice container adot-collector: adot config: otlpHttp listens on 0.0.0.0:4318, not 127.0.0.1:4318',
+  ],
+  [
+    'an ADOT collector without a memory limit',
+    adot,
+    (all) => {
+      const resources = collectorContainer(all, 'adot-collector', 'adot-collector').resources
+      if (resources) delete resources.limits
+    },
+    'container adot-collector: memory limit 0Mi, below its request 128Mi or none',
+  ],
+  [
+    'a collector image other than the one asked for',
+    adot,
+    (all) =>
+      Object.assign(collectorContainer(all, 'adot-collector', 'adot-collector'), {
+        image: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0',
+      }),
+    'image public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0, not public.ecr.aws/aws-observability/aws-otel-collector:v0.50.0',
+  ],
+  [
+    'a CloudWatch agent config key the agent does not know',
+    cloudwatchAgent,
+    (all) =>
+      editConfig(all, 'cloudwatch-agent-config', 'cwagentconfig.json', (config) => {
+        const xray = at(config, 'traces', 'traces_collected', 'xray')
+        xray['bind_adress'] = xray['bind_address']
+        delete xray['bind_address']
+      }),
+    'cloudwatch-agent config: /etc/cwagentconfig/cwagentconfig.json: traces.traces_collected.xray',
+  ],
+  [
+    'a CloudWatch agent receiving OTLP on another port than the roles send to',
+    cloudwatchAgent,
+    (all) =>
+      editConfig(all, 'cloudwatch-agent-config', 'cwagentconfig.json', (config) => {
+        Object.assign(at(config, 'traces', 'traces_collected', 'otlp'), { http_endpoint: '0.0.0.0:4319' })
+      }),
+    'usermgmt-microservice container usermgmt-restapp: sends OTLP to http://xray-service.xray-system:4318/v1/traces, where no collector receives OTLP over HTTP',
+  ],
+  [
+    'a CloudWatch agent looking for the node role',
+    cloudwatchAgent,
+    (all) => {
+      const container = collectorContainer(all, 'cloudwatch-agent', 'cloudwatch-agent')
+      container.env = container.env?.filter((v) => v.name !== 'RUN_WITH_IRSA')
+    },
+    'cloudwatch-agent config: RUN_WITH_IRSA is not True',
+  ],
+  [
+    'a collector Service without its OTLP port',
+    cloudwatchAgent,
+    (all) => {
+      const spec = one<IService>(all, 'Service', 'xray-service').spec
+      if (spec) spec.ports = spec.ports?.filter((p) => p.port !== 4318)
+    },
+    'sends OTLP to http://xray-service.xray-system:4318/v1/traces, where no collector receives OTLP over HTTP',
+  ],
+  [
+    'the roles sending OTLP to the X-Ray daemon',
+    defaults,
+    (all) => {
+      for (const name of [user, mail]) {
+        containerOf(all, name).env?.push(
+          { name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', value: 'http://xray-service.xray-system:4318/v1/traces' },
+          { name: 'OTEL_EXPORTER_OTLP_PROTOCOL', value: 'http/protobuf' },
+        )
+      }
+    },
+    'usermgmt-microservice container usermgmt-restapp: sends OTLP to http://xray-service.xray-system:4318/v1/traces, where no collector receives OTLP over HTTP',
+  ],
+  [
+    'an OTLP endpoint without the traces path',
+    adot,
+    (all) =>
+      Object.assign(envOf(all, mail, 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'), {
+        value: 'http://xray-service.xray-system:4318',
+      }),
+    'OTLP endpoint http://xray-service.xray-system:4318 is not http://host:port/v1/traces',
+  ],
+  [
+    'the roles left on the X-Ray exporter when OTLP was asked for',
+    adotFargate,
+    (all) => Object.assign(envOf(all, user, 'OTEL_TRACES_EXPORTER'), { value: 'xray' }),
+    'usermgmt-restapp: OTEL_TRACES_EXPORTER is xray, not otlp',
   ],
 ]
 

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { defaultAppNamespace, defaultCollectorNamespace } from '../services/platform'
+import { type CollectorKind, collectorKinds, collectors } from './wiring'
 
 // Every value the course told users to edit by hand is an option here; secrets are not (see ManifestSecrets).
 // Each option is checked on its own first, then the rules between options, so that one run names every problem.
@@ -52,7 +53,18 @@ const wholeNumber = (min: number, max: number) =>
 
 const flag = z.boolean({ error: 'must be true or false' })
 
-export const defaultDaemonImage = 'public.ecr.aws/xray/aws-xray-daemon:3.6.6'
+/** Each collector's official image, pinned by tag so that every node runs the same build. */
+export const defaultCollectorImages: Readonly<Record<CollectorKind, string>> = {
+  'xray-daemon': 'public.ecr.aws/xray/aws-xray-daemon:3.6.6',
+  'cloudwatch-agent': 'public.ecr.aws/cloudwatch-agent/cloudwatch-agent:1.300072.0b1766',
+  adot: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.50.0',
+}
+
+/** OTEL_TRACES_EXPORTER of the roles: X-Ray segments over UDP, OTLP/HTTP, or both. */
+export const tracesExporters = ['xray', 'otlp', 'xray,otlp'] as const
+export type TracesExporter = (typeof tracesExporters)[number]
+
+export const sendsOtlp = (exporter: TracesExporter) => exporter !== 'xray'
 export const dbSslModes = ['DISABLED', 'PREFERRED', 'REQUIRED', 'VERIFY_CA', 'VERIFY_IDENTITY'] as const
 export type DbSslMode = (typeof dbSslModes)[number]
 
@@ -71,7 +83,7 @@ export function partitionOf(region: string): string {
 const fields = {
   /** This app's image: required, with its registry and a tag or digest. */
   image,
-  /** IAM role for the X-Ray daemon's service account (IRSA); not with podIdentity. */
+  /** IAM role for the collector's service account (IRSA); not with podIdentity. */
   xrayRoleArn: z
     .string({ error: 'must be text' })
     .trim()
@@ -115,7 +127,7 @@ const fields = {
     .pipe(z.email('must be an e-mail address')),
   /** The app's namespace. @default default */
   namespace: dnsLabel.default(defaultAppNamespace),
-  /** The X-Ray daemon's own namespace (not on Fargate). @default xray-system */
+  /** The collector's own namespace (not on Fargate). @default xray-system */
   collectorNamespace: dnsLabel.optional(),
   /** Replicas per role (usermgmt only with canary), or the HPA's minimum. @default 1 */
   replicas: wholeNumber(1, 50).default(1),
@@ -131,10 +143,25 @@ const fields = {
     .optional(),
   /** Add a HorizontalPodAutoscaler per role, up to this many replicas. */
   hpaMax: wholeNumber(2, 100).optional(),
-  daemonImage: image.default(defaultDaemonImage),
-  /** node: this node's daemon through xray-service (internalTrafficPolicy Local); service: any daemon. @default node */
+  /** The node-local trace collector. @default xray-daemon */
+  collector: z.enum(collectorKinds, { error: `must be one of ${collectorKinds.join(', ')}` }).default('xray-daemon'),
+  /** What the roles send to it: X-Ray segments, OTLP, or both. @default xray */
+  exporter: z
+    .string({ error: 'must be text' })
+    .trim()
+    .transform((text) => {
+      const names = new Set(text.split(',').map((name) => name.trim().toLowerCase()))
+      return names.size === 2 && names.has('xray') && names.has('otlp') ? 'xray,otlp' : [...names].join(',')
+    })
+    .pipe(z.enum(tracesExporters, { error: 'must be xray, otlp or xray,otlp' }))
+    .default('xray'),
+  /** The collector's image. @default the official image of --collector, pinned (defaultCollectorImages) */
+  collectorImage: image.optional(),
+  /** The X-Ray daemon's image, as before --collector-image; only with the X-Ray daemon. */
+  daemonImage: image.optional(),
+  /** node: this node's collector through xray-service (internalTrafficPolicy Local); service: any. @default node */
   daemonAddress: z.enum(['node', 'service'], { error: 'must be node or service' }).optional(),
-  /** Run the daemon as a native sidecar in each pod (Fargate runs no DaemonSets). @default false */
+  /** Run the collector as a native sidecar in each pod (Fargate runs no DaemonSets). @default false */
   fargate: flag.default(false),
   /** @default us-east-1 */
   region: z
@@ -168,7 +195,7 @@ const fields = {
     .regex(/^\S{1,256}$/, 'must be 1 to 256 characters without spaces')
     .optional(),
   jwksUrl: httpsUrl.optional(),
-  /** The IAM role --print-iam creates. @default xray-daemon-<cluster>-<namespace of the daemon's account> */
+  /** The IAM role --print-iam creates. @default <collector's account>-<cluster>-<namespace of that account> */
   iamRoleName: z
     .string({ error: 'must be text' })
     .trim()
@@ -198,6 +225,9 @@ export const flagNames: Readonly<Record<keyof Fields, string>> = {
   replicas: '--replicas',
   canary: '--canary',
   hpaMax: '--hpa-max',
+  collector: '--collector',
+  exporter: '--exporter',
+  collectorImage: '--collector-image',
   daemonImage: '--daemon-image',
   daemonAddress: '--daemon-address',
   fargate: '--fargate',
@@ -223,17 +253,25 @@ export type AuthOptions =
       readonly jwksUrl: string | undefined
     }
 
-/** Where the X-Ray daemon runs when it is not a sidecar. */
+/** The node-local trace collector. */
 export interface CollectorOptions {
+  readonly kind: CollectorKind
+  readonly image: string
+}
+
+/** Where the collector runs when it is not a sidecar. */
+export interface DaemonSetOptions {
   readonly namespace: string
-  /** node: each pod's own node's daemon; service: any daemon in the cluster. */
+  /** node: each pod's own node's collector; service: any collector in the cluster. */
   readonly address: 'node' | 'service'
 }
 
 /** Validated options with every default filled in; what the chart is built from. */
 export interface ManifestOptions {
   readonly image: string
-  readonly daemonImage: string
+  readonly collector: CollectorOptions
+  /** OTEL_TRACES_EXPORTER of the roles. */
+  readonly exporter: TracesExporter
   readonly xrayRoleArn: string | undefined
   readonly podIdentity: boolean
   readonly certificateArn: string
@@ -247,8 +285,8 @@ export interface ManifestOptions {
   readonly smtpHost: string
   readonly fromAddress: string
   readonly namespace: string
-  /** The DaemonSet's namespace and how pods reach it; undefined on Fargate (a sidecar in each pod). */
-  readonly collector: CollectorOptions | undefined
+  /** The collector's DaemonSet: its namespace and how pods reach it; undefined on Fargate (a sidecar in each pod). */
+  readonly daemonSet: DaemonSetOptions | undefined
   readonly fargate: boolean
   readonly replicas: number
   readonly canary: { readonly v1: number; readonly v2: number } | undefined
@@ -266,7 +304,9 @@ export interface IamOptions {
   readonly cluster: string
   readonly region: string
   readonly podIdentity: boolean
-  /** The namespace of the daemon's service account: the collector's, or the app's on Fargate. */
+  /** The collector's service account, which the role is for. */
+  readonly serviceAccount: string
+  /** The namespace of that service account: the collector's, or the app's on Fargate. */
   readonly serviceAccountNamespace: string
   readonly roleName: string
 }
@@ -291,6 +331,7 @@ const iamKeys = [
   'collectorNamespace',
   'fargate',
   'podIdentity',
+  'collector',
   'iamRoleName',
 ] as const satisfies readonly (keyof Fields)[]
 
@@ -314,11 +355,11 @@ function checkFields(input: Readonly<Record<string, unknown>>, keys: readonly (k
 
 const given = (input: Readonly<Record<string, unknown>>, key: keyof Fields) => input[key] !== undefined
 
-function defaultRoleName(cluster: string, namespace: string) {
-  return `xray-daemon-${cluster}-${namespace}`
+function defaultRoleName(serviceAccount: string, cluster: string, namespace: string) {
+  return `${serviceAccount}-${cluster}-${namespace}`
 }
 
-/** The rules between the options that decide where the daemon and its service account live. */
+/** The rules between the options that decide where the collector and its service account live. */
 function placementProblems(input: Readonly<Record<string, unknown>>, v: Partial<FieldValues>): string[] {
   const problems: string[] = []
   if (v.fargate) {
@@ -327,35 +368,36 @@ function placementProblems(input: Readonly<Record<string, unknown>>, v: Partial<
     }
     if (given(input, 'daemonAddress')) {
       problems.push(
-        '--daemon-address: on Fargate each pod sends to its own sidecar daemon (127.0.0.1:2000); drop the option',
+        '--daemon-address: on Fargate each pod sends to its own sidecar collector (127.0.0.1); drop the option',
       )
     }
     if (given(input, 'collectorNamespace')) {
       problems.push(
-        '--collector-namespace: on Fargate there is no collector namespace (the daemon is a sidecar in each pod); drop the option',
+        '--collector-namespace: on Fargate there is no collector namespace (the collector is a sidecar in each pod); drop the option',
       )
     }
   } else if (v.namespace !== undefined && v.namespace === (v.collectorNamespace ?? defaultCollectorNamespace)) {
     problems.push(
-      `--namespace, --collector-namespace: must differ (both are ${v.namespace}): the X-Ray daemon gets a namespace of its own`,
+      `--namespace, --collector-namespace: must differ (both are ${v.namespace}): the trace collector gets a namespace of its own`,
     )
   }
   return problems
 }
 
 function iamFrom(v: Partial<FieldValues>, problems: string[]): IamOptions | undefined {
-  const { cluster, region, namespace, podIdentity, fargate } = v
+  const { cluster, region, namespace, podIdentity, fargate, collector } = v
   if (cluster === undefined || region === undefined || namespace === undefined) return undefined
-  if (podIdentity === undefined || fargate === undefined) return undefined
+  if (podIdentity === undefined || fargate === undefined || collector === undefined) return undefined
+  const serviceAccount = collectors[collector].name
   const serviceAccountNamespace = fargate ? namespace : (v.collectorNamespace ?? defaultCollectorNamespace)
-  const roleName = v.iamRoleName ?? defaultRoleName(cluster, serviceAccountNamespace)
+  const roleName = v.iamRoleName ?? defaultRoleName(serviceAccount, cluster, serviceAccountNamespace)
   if (roleName.length > 64) {
     problems.push(
       `--cluster, --namespace: the IAM role name ${roleName} is over 64 characters; pass --iam-role-name NAME`,
     )
     return undefined
   }
-  return { cluster, region, podIdentity, serviceAccountNamespace, roleName }
+  return { cluster, region, podIdentity, serviceAccount, serviceAccountNamespace, roleName }
 }
 
 /**
@@ -382,20 +424,40 @@ export function parseIamOptions(
 
 /** What the IAM command needs, from the options of a deployment (the role name takes its default). */
 export function iamOptionsOf(o: ManifestOptions): IamOptions {
-  const serviceAccountNamespace = o.collector?.namespace ?? o.namespace
+  const serviceAccount = collectors[o.collector.kind].name
+  const serviceAccountNamespace = o.daemonSet?.namespace ?? o.namespace
   return {
     cluster: o.cluster,
     region: o.region,
     podIdentity: o.podIdentity,
+    serviceAccount,
     serviceAccountNamespace,
-    roleName: defaultRoleName(o.cluster, serviceAccountNamespace),
+    roleName: defaultRoleName(serviceAccount, o.cluster, serviceAccountNamespace),
   }
+}
+
+/** The rules between the collector, its image and what the roles send it. */
+function collectorProblems(input: Readonly<Record<string, unknown>>, v: Partial<FieldValues>): string[] {
+  const problems: string[] = []
+  if (v.collector === 'xray-daemon' && v.exporter !== undefined && sendsOtlp(v.exporter)) {
+    problems.push(
+      `--exporter: ${v.exporter} sends OTLP, and the X-Ray daemon has no OTLP receiver; pick --collector cloudwatch-agent or --collector adot`,
+    )
+  }
+  if (given(input, 'daemonImage')) {
+    if (given(input, 'collectorImage')) {
+      problems.push('--daemon-image, --collector-image: both name the collector image; keep --collector-image')
+    } else if (v.collector !== undefined && v.collector !== 'xray-daemon') {
+      problems.push(`--daemon-image: is the X-Ray daemon's image; for --collector ${v.collector} use --collector-image`)
+    }
+  }
+  return problems
 }
 
 const rdsSuffix = /\.rds\.amazonaws\.com(\.cn)?$/
 
 function combinationProblems(input: Readonly<Record<string, unknown>>, v: Partial<FieldValues>): string[] {
-  const problems = placementProblems(input, v)
+  const problems = [...placementProblems(input, v), ...collectorProblems(input, v)]
   if (v.podIdentity && v.xrayRoleArn !== undefined) {
     problems.push('--xray-role-arn: is for IRSA; with --pod-identity the association names the role, so drop one')
   } else if (v.podIdentity === false && !given(input, 'xrayRoleArn')) {
@@ -487,7 +549,11 @@ function resolve(v: FieldValues): ManifestOptions {
       : { mode: 'none' }
   return {
     image: v.image,
-    daemonImage: v.daemonImage,
+    collector: {
+      kind: v.collector,
+      image: v.collectorImage ?? v.daemonImage ?? defaultCollectorImages[v.collector],
+    },
+    exporter: v.exporter,
     xrayRoleArn: v.xrayRoleArn,
     podIdentity: v.podIdentity,
     certificateArn: v.certificateArn,
@@ -500,7 +566,7 @@ function resolve(v: FieldValues): ManifestOptions {
     smtpHost: v.smtpHost ?? sesSmtpHost(v.region),
     fromAddress: v.fromAddress,
     namespace: v.namespace,
-    collector: v.fargate
+    daemonSet: v.fargate
       ? undefined
       : { namespace: v.collectorNamespace ?? defaultCollectorNamespace, address: v.daemonAddress ?? 'node' },
     fargate: v.fargate,

@@ -37,6 +37,13 @@ const layouts: Record<string, Record<string, unknown>> = {
     jwtIssuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AbCdEf123',
     jwtAudience: '4ub2k7example',
   },
+  'EC2 nodes, ADOT, X-Ray and OTLP': { auth: 'none', collector: 'adot', exporter: 'xray,otlp' },
+  'Fargate, the CloudWatch agent, OTLP': {
+    auth: 'none',
+    fargate: true,
+    collector: 'cloudwatch-agent',
+    exporter: 'otlp',
+  },
 }
 
 function objectsOf(input: Record<string, unknown>): K8sObject[] {
@@ -90,12 +97,16 @@ describe('the environment the manifests give each role', () => {
 describe('every HTTP probe of the manifests, asked of the real binary', () => {
   let database: TestDatabase
   let daemon: FakeDaemon
+  // Stands in for the collector's OTLP/HTTP receiver, as the fake daemon does for its UDP one.
+  let otlp: ReturnType<typeof Bun.serve>
   beforeAll(async () => {
     database = await createTestDatabase()
     daemon = await startFakeDaemon()
+    otlp = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response(null, { status: 200 }) })
   })
   afterAll(async () => {
     daemon?.close()
+    await otlp?.stop(true)
     await database?.drop()
   })
 
@@ -115,7 +126,8 @@ describe('every HTTP probe of the manifests, asked of the real binary', () => {
       const first = containers[0]
       if (first === undefined) throw new Error(`no ${role} container`)
       // Only what points at the cluster changes: the local database (TLS to it is tested against a TLS MariaDB
-      // by the usermgmt tests), the SMTP host, the fake daemon. Health endpoints do not call notification.
+      // by the usermgmt tests), the SMTP host, the fake daemon and OTLP receiver. Health endpoints do not call
+      // notification.
       const local: Record<string, string> =
         role === 'usermgmt'
           ? {
@@ -130,6 +142,9 @@ describe('every HTTP probe of the manifests, asked of the real binary', () => {
         ...environmentOf(objects, first.container),
         ...local,
         AWS_XRAY_DAEMON_ADDRESS: daemon.address,
+      }
+      if (env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] !== undefined) {
+        env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] = `http://127.0.0.1:${otlp.port}/v1/traces`
       }
       delete env['DB_SSL_MODE']
       delete env['DB_SSL_CA']

@@ -1,5 +1,6 @@
 // Every name, port and path that two generated objects (or a generated object and the roles) must agree on, in
 // one place. The names are the course's, so that its own kubectl commands and `./app status` find them.
+import { type DeploymentRecord, deploymentRecord } from '../services/platform'
 
 /** Labels and names of the user management role (behind the ALB). */
 export const usermgmt = {
@@ -32,16 +33,65 @@ export const notification = {
   tracingNames: { V1: 'V1-Notification-Microservice', V2: 'V2-Notification-Microservice' },
 } as const
 
-/** The X-Ray daemon: a DaemonSet in its own namespace, or a sidecar in each pod on Fargate. */
+/** The node-local trace collectors `--collector` offers, as the deployment record names them. */
+export type CollectorKind = DeploymentRecord['collector']
+export const collectorKinds = deploymentRecord.shape.collector.options
+
+/**
+ * The Service in front of every collector. It keeps the course's name whichever collector runs, so the roles'
+ * AWS_XRAY_DAEMON_ADDRESS stays the same when the collector changes, and one apply moves the traffic.
+ */
+export const collectorService = {
+  name: 'xray-service',
+  /** X-Ray segments (UDP) and the sampling-rules proxy (TCP). */
+  xrayPort: 2000,
+  otlpGrpcPort: 4317,
+  otlpHttpPort: 4318,
+} as const
+
+interface CollectorNames {
+  /** The DaemonSet, its container (the Fargate sidecar too) and its ServiceAccount. */
+  readonly name: string
+  readonly labels: Readonly<Record<string, string>>
+  readonly configMap: string
+  readonly configKey: string
+  /** Where the ConfigMap is mounted in the container. */
+  readonly configDir: string
+  /** Receives OTLP on 4317 and 4318 beside X-Ray on 2000. */
+  readonly otlp: boolean
+}
+
+/** Each collector's objects. The X-Ray daemon keeps the course's names; the others are named after themselves. */
+export const collectors: Readonly<Record<CollectorKind, CollectorNames>> = {
+  'xray-daemon': {
+    name: 'xray-daemon',
+    labels: { app: 'xray-daemon' },
+    configMap: 'xray-config',
+    configKey: 'config.yaml',
+    configDir: '/aws/xray',
+    otlp: false,
+  },
+  'cloudwatch-agent': {
+    name: 'cloudwatch-agent',
+    labels: { app: 'cloudwatch-agent' },
+    configMap: 'cloudwatch-agent-config',
+    // The agent's container entrypoint translates every JSON file it finds in /etc/cwagentconfig.
+    configKey: 'cwagentconfig.json',
+    configDir: '/etc/cwagentconfig',
+    otlp: true,
+  },
+  adot: {
+    name: 'adot-collector',
+    labels: { app: 'adot-collector' },
+    configMap: 'adot-collector-config',
+    configKey: 'config.yaml',
+    configDir: '/etc/adot',
+    otlp: true,
+  },
+}
+
+/** The X-Ray daemon's own settings. */
 export const daemon = {
-  name: 'xray-daemon',
-  serviceAccount: 'xray-daemon',
-  labels: { app: 'xray-daemon' },
-  configMap: 'xray-config',
-  configKey: 'config.yaml',
-  configDir: '/aws/xray',
-  service: 'xray-service',
-  port: 2000,
   /** TotalBufferSizeMB: segments the daemon holds while X-Ray is slow, allocated up front. */
   bufferMb: 24,
 } as const

@@ -12,16 +12,24 @@ import {
   printUsage,
 } from '../platform'
 import { type Check, checkDeployment, formatChecks, isFatal, recordCheck } from './checks'
-import { isNamespaceName, type Overrides, type RecordLookup, readRecord, resolveTarget } from './target'
+import {
+  type Collector,
+  collectorNames,
+  isNamespaceName,
+  type Overrides,
+  type RecordLookup,
+  readRecord,
+  resolveTarget,
+} from './target'
 
 const usage = `Usage: app status [--namespace NS] [--kubeconfig FILE] [--wait [--timeout SECONDS]]
-                  [--collector-namespace NS] [--fargate] [--pod-identity]
+                  [--collector NAME] [--collector-namespace NS] [--fargate] [--pod-identity]
 
 Checks the deployment that app manifests made, as the record it keeps in the cluster (configmap xray-eks-app)
 describes it: the trace collector (its DaemonSet and pods, or on Fargate its sidecar in every app pod) and the
 IAM role of its service account; each Deployment's rollout, replicas and containers (crashes, OOM kills,
 restarts) and its autoscaler; the Services' ready endpoints; the Ingress's address and the load balancer
-controller's warnings. Without a record it checks the defaults, which the last three options change (they also
+controller's warnings. Without a record it checks the defaults, which the last four options change (they also
 win over a record). The kubeconfig is found as kubectl finds it (KUBECONFIG, ~/.kube/config, or the pod's own
 service account). docs/status.md says what each failure means and what to do.
 
@@ -34,6 +42,8 @@ Options:
   --kubeconfig FILE         use this kubeconfig
   --wait                    keep checking until nothing fails, showing progress
   --timeout SECONDS         how long --wait waits                             default 300
+  --collector NAME          the collector: ${collectorNames.join(', ')}
+                                                                              default xray-daemon
   --collector-namespace NS  the collector runs in NS                          default ${defaultCollectorNamespace}
   --fargate                 the app runs on Fargate, the collector as a sidecar in each pod
   --pod-identity            the collector uses EKS Pod Identity (no role annotation expected)
@@ -44,6 +54,7 @@ const flags = {
   kubeconfig: { type: 'string', placeholder: 'FILE' },
   wait: { type: 'boolean' },
   timeout: { type: 'string', placeholder: 'SECONDS' },
+  collector: { type: 'string', placeholder: 'NAME' },
   'collector-namespace': { type: 'string', placeholder: 'NS' },
   fargate: { type: 'boolean' },
   'pod-identity': { type: 'boolean' },
@@ -100,7 +111,13 @@ export const statusCommand: Command = {
     if (!Number.isInteger(timeout) || timeout < 1 || timeout > 3600) {
       problems.push(`--timeout: must be whole seconds from 1 to 3600 (got ${JSON.stringify(values.timeout)})`)
     }
+    const collector = values.collector
+    const isCollector = (name: string): name is Collector => collectorNames.some((known) => known === name)
+    if (collector !== undefined && !isCollector(collector)) {
+      problems.push(`--collector: must be one of ${collectorNames.join(', ')} (got ${JSON.stringify(collector)})`)
+    }
     const overrides: Overrides = {
+      collector: collector !== undefined && isCollector(collector) ? collector : undefined,
       collectorNamespace: values['collector-namespace'],
       fargate: values.fargate,
       podIdentity: values['pod-identity'],

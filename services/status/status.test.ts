@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseAllDocuments } from 'yaml'
 import { runApp, spawnApp, testCertificate, waitUntil } from '../testing'
 
 type Json = Record<string, unknown>
@@ -32,7 +33,25 @@ const roleArn = 'arn:aws:iam::180789647333:role/eksdemo1-xray-daemon'
 const albHost = 'k8s-default-eksmicro-1234567890.us-east-1.elb.amazonaws.com'
 const t0 = '2026-12-01T10:00:00Z'
 
+type CollectorKind = 'xray-daemon' | 'cloudwatch-agent' | 'adot'
+
+/** What docs/status.md says each collector's objects are called: the DaemonSet, its container and its account. */
+const collectorName: Record<CollectorKind, string> = {
+  'xray-daemon': 'xray-daemon',
+  'cloudwatch-agent': 'cloudwatch-agent',
+  adot: 'adot-collector',
+}
+
 interface Mode {
+  /** @default xray-daemon */
+  readonly collector?: CollectorKind
+  /** The collector's objects by another name than collectorName gives (for the names ./app manifests uses). */
+  readonly names?: {
+    readonly workload: string
+    readonly serviceAccount: string
+    readonly sidecar: string
+    readonly service: string
+  }
   readonly fargate?: boolean
   readonly podIdentity?: boolean
   readonly canary?: boolean
@@ -54,13 +73,20 @@ function runningContainer(name: string): Json {
 function healthyCluster(mode: Mode = {}): KubeObject[] {
   const ns = 'default'
   const cns = 'xray-system'
+  const collector = mode.collector ?? 'xray-daemon'
+  const names = mode.names ?? {
+    workload: collectorName[collector],
+    serviceAccount: collectorName[collector],
+    sidecar: collectorName[collector],
+    service: 'xray-service',
+  }
   const objects: KubeObject[] = []
   if (mode.record ?? true) {
     const record = {
       version: 1,
       image,
       namespace: ns,
-      collector: 'xray-daemon',
+      collector,
       collectorNamespace: mode.fargate ? null : cns,
       fargate: mode.fargate ?? false,
       podIdentity: mode.podIdentity ?? false,
@@ -72,14 +98,14 @@ function healthyCluster(mode: Mode = {}): KubeObject[] {
   }
   const daemonNamespace = mode.fargate ? ns : cns
   objects.push(
-    object('v1', 'ServiceAccount', daemonNamespace, 'xray-daemon', {
+    object('v1', 'ServiceAccount', daemonNamespace, names.serviceAccount, {
       metadata: mode.podIdentity ? {} : { annotations: { 'eks.amazonaws.com/role-arn': roleArn } },
     }),
   )
   if (!mode.fargate) {
-    const labels = { app: 'xray-daemon' }
+    const labels = { app: names.workload }
     objects.push(
-      object('apps/v1', 'DaemonSet', cns, 'xray-daemon', {
+      object('apps/v1', 'DaemonSet', cns, names.workload, {
         metadata: { generation: 2 },
         spec: { selector: { matchLabels: labels } },
         status: {
@@ -91,20 +117,20 @@ function healthyCluster(mode: Mode = {}): KubeObject[] {
           numberAvailable: 3,
         },
       }),
-      object('v1', 'Service', cns, 'xray-service', { spec: { type: 'ClusterIP' } }),
+      object('v1', 'Service', cns, names.service, { spec: { type: 'ClusterIP' } }),
     )
     const ips: string[] = []
     for (const suffix of ['4kx2p', '9mz7q', 'b2c8r']) {
       objects.push(
-        object('v1', 'Pod', cns, `xray-daemon-${suffix}`, {
+        object('v1', 'Pod', cns, `${names.workload}-${suffix}`, {
           metadata: { labels, uid: `uid-xray-${suffix}` },
-          spec: { containers: [{ name: 'xray-daemon', resources: { limits: { memory: '64Mi' } } }] },
-          status: { phase: 'Running', containerStatuses: [runningContainer('xray-daemon')] },
+          spec: { containers: [{ name: names.workload, resources: { limits: { memory: '64Mi' } } }] },
+          status: { phase: 'Running', containerStatuses: [runningContainer(names.workload)] },
         }),
       )
       ips.push(`192.168.${ips.length + 1}.10`)
     }
-    objects.push(endpointSlice(cns, 'xray-service', ips))
+    objects.push(endpointSlice(cns, names.service, ips))
   }
 
   const workloads = [
@@ -164,7 +190,7 @@ function healthyCluster(mode: Mode = {}): KubeObject[] {
         }),
       )
     for (let i = 0; i < w.replicas; i++) {
-      const sidecar = { name: 'xray-daemon', restartPolicy: 'Always', resources: { limits: { memory: '64Mi' } } }
+      const sidecar = { name: names.sidecar, restartPolicy: 'Always', resources: { limits: { memory: '64Mi' } } }
       objects.push(
         object('v1', 'Pod', ns, `${w.name}-7d9f8c6b5-${'abcdef'[i]}x${i}`, {
           metadata: { labels: { ...w.labels, 'pod-template-hash': '7d9f8c6b5' } },
@@ -175,7 +201,7 @@ function healthyCluster(mode: Mode = {}): KubeObject[] {
           status: {
             phase: 'Running',
             conditions: [{ type: 'PodScheduled', status: 'True' }],
-            ...(mode.fargate ? { initContainerStatuses: [runningContainer('xray-daemon')] } : {}),
+            ...(mode.fargate ? { initContainerStatuses: [runningContainer(names.sidecar)] } : {}),
             containerStatuses: [runningContainer(w.container)],
           },
         }),
@@ -480,6 +506,183 @@ describe('./app status on a healthy deployment', () => {
     )
     expect(failures(result.lines)).toEqual([])
     expect(result.code).toBe(0)
+  })
+})
+
+const collectorLines = (kind: CollectorKind) => [
+  `ok    daemonset xray-system/${collectorName[kind]}: 3/3 ready, 3/3 updated`,
+  `ok    pods xray-system/${collectorName[kind]}: 3 pods, no restarts`,
+  `ok    serviceaccount xray-system/${collectorName[kind]}: role ${roleArn}`,
+  'ok    service xray-system/xray-service: 3 ready endpoints',
+]
+
+/** Just the objects `./app manifests` makes, as the compiled binary prints them for these flags. */
+function manifestObjects(args: readonly string[]): KubeObject[] {
+  const result = runApp(
+    [
+      'manifests',
+      ...['--image', image, '--auth', 'none', '--xray-role-arn', roleArn],
+      ...['--certificate-arn', 'arn:aws:acm:us-east-1:180789647333:certificate/9f042b5d-86fd-4fad-96d0-c81c5abc71e1'],
+      ...['--host', 'xraydemo.kubeoncloud.com', '--from-address', 'mail@kubeoncloud.com'],
+      ...['--db-host', 'usermgmtdb.cxojydmxwly6.us-east-1.rds.amazonaws.com', ...args],
+    ],
+    {
+      DB_PASSWORD: 'dbpassword11',
+      AWS_MAIL_SERVER_USERNAME: 'AKIASESUSER',
+      AWS_MAIL_SERVER_PASSWORD: 'ses-smtp-password',
+      NOTIFICATION_AUTH_TOKEN: 'c2f1e0d9b8a7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1',
+    },
+  )
+  if (result.code !== 0) throw new Error(result.stderr)
+  // The binary's own output, checked against the Kubernetes schemas by the manifests tests.
+  return parseAllDocuments(result.stdout).map((doc) => doc.toJS() as KubeObject)
+}
+
+describe('./app status checks whichever collector the deployment record names', () => {
+  test.each(['cloudwatch-agent', 'adot'] as const)(
+    'checks the %s DaemonSet, its pods, its role and xray-service, and exits 0',
+    async (collector) => {
+      const result = await status(healthyCluster({ collector }))
+      expect(result.lines).toEqual([
+        `ok    deployment record: ${collector} in xray-system, IRSA; image ${image}`,
+        ...collectorLines(collector),
+        ...appLines(),
+      ])
+      expect(result.code).toBe(0)
+    },
+  )
+
+  test.each(['cloudwatch-agent', 'adot'] as const)(
+    'on Fargate checks the %s sidecar in every app pod and its role in the app namespace',
+    async (collector) => {
+      const result = await status(healthyCluster({ collector, fargate: true }))
+      expect(result.lines).toEqual([
+        `ok    deployment record: Fargate with ${collector} sidecars, IRSA; image ${image}`,
+        `ok    serviceaccount default/${collectorName[collector]}: role ${roleArn}`,
+        `ok    sidecar ${collectorName[collector]}: running in 3/3 app pods`,
+        ...appLines(),
+      ])
+      expect(result.code).toBe(0)
+    },
+  )
+
+  test.each([
+    ['cloudwatch-agent', false, ['--collector', 'cloudwatch-agent']],
+    ['cloudwatch-agent', true, ['--collector', 'cloudwatch-agent', '--fargate']],
+    ['adot', false, ['--collector', 'adot', '--exporter', 'xray,otlp']],
+    ['adot', true, ['--collector', 'adot', '--exporter', 'otlp', '--fargate']],
+    ['xray-daemon', false, []],
+    ['xray-daemon', true, ['--fargate']],
+  ] as const)(
+    'finds the %s objects exactly as ./app manifests names them (Fargate: %p)',
+    async (collector, fargate, args) => {
+      const made = manifestObjects(args)
+      const named = (kind: string) => made.filter((o) => o.kind === kind).map((o) => o.metadata.name)
+      const template = (kind: string) =>
+        made.find((o) => o.kind === kind)?.['spec'] as
+          | {
+              template: {
+                spec: {
+                  serviceAccountName: string
+                  containers: { name: string }[]
+                  initContainers?: { name: string }[]
+                }
+              }
+            }
+          | undefined
+      const pod = template(fargate ? 'Deployment' : 'DaemonSet')?.template.spec
+      const names = {
+        workload: named('DaemonSet')[0] ?? '',
+        serviceAccount: pod?.serviceAccountName ?? '',
+        sidecar: pod?.initContainers?.[0]?.name ?? '',
+        service: named('Service').find((name) => name.startsWith('xray')) ?? '',
+      }
+      const record = made.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'xray-eks-app')
+      if (record === undefined) throw new Error('no deployment record in the manifests')
+      const result = await status([...healthyCluster({ collector, fargate, names, record: false }), record])
+      expect(result.lines.filter((line) => !line.startsWith('ok'))).toEqual([])
+      expect(result.lines[0]).toContain(
+        `deployment record: ${fargate ? `Fargate with ${collector} sidecars` : collector}`,
+      )
+      expect(result.code).toBe(0)
+    },
+  )
+
+  test('a record naming the ADOT collector fails while its DaemonSet is missing (only the X-Ray daemon runs)', async () => {
+    const midway = changed(healthyCluster({ collector: 'adot' }), 'DaemonSet', 'adot-collector', undefined)
+    const result = await status([...midway, ...healthyCluster().filter((o) => o.kind === 'DaemonSet')])
+    expect(failures(result.lines)).toEqual(['FAIL  daemonset xray-system/adot-collector: not found'])
+    expect(result.code).toBe(1)
+  })
+
+  test("the CloudWatch agent's account without a role fails: the agent has no credentials", async () => {
+    const result = await status(
+      changed(healthyCluster({ collector: 'cloudwatch-agent' }), 'ServiceAccount', 'cloudwatch-agent', {
+        metadata: { name: 'cloudwatch-agent', namespace: 'xray-system', annotations: {} },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      'FAIL  serviceaccount xray-system/cloudwatch-agent: no eks.amazonaws.com/role-arn annotation (IRSA): the collector has no AWS credentials',
+    ])
+  })
+
+  test('xray-service without ready CloudWatch agents fails', async () => {
+    const result = await status(
+      changed(
+        healthyCluster({ collector: 'cloudwatch-agent' }),
+        'EndpointSlice',
+        'xray-service-x7k2q',
+        endpointSlice('xray-system', 'xray-service', ['192.168.1.10'], [false]),
+      ),
+    )
+    expect(failures(result.lines)).toEqual(['FAIL  service xray-system/xray-service: no ready endpoints, 1 not ready'])
+  })
+
+  test('on Fargate an ADOT sidecar that keeps crashing fails the sidecar check and its pod', async () => {
+    const objects = healthyCluster({ collector: 'adot', fargate: true })
+    const pod = podOf(objects, 'usermgmt-microservice-')
+    const result = await status(
+      changed(objects, 'Pod', pod.metadata.name, {
+        status: {
+          phase: 'Running',
+          initContainerStatuses: [
+            {
+              name: 'adot-collector',
+              ready: false,
+              restartCount: 5,
+              state: { waiting: { reason: 'CrashLoopBackOff' } },
+              lastState: { terminated: { reason: 'Error', exitCode: 1, finishedAt: '2026-12-01T10:23:00Z' } },
+            },
+          ],
+          containerStatuses: [runningContainer('usermgmt-restapp')],
+        },
+      }),
+    )
+    expect(failures(result.lines)).toEqual([
+      `FAIL  sidecar adot-collector: not running in 1 of 3 app pods: ${pod.metadata.name} (CrashLoopBackOff)`,
+      `FAIL  pod default/${pod.metadata.name}: container adot-collector CrashLoopBackOff, restarted 5 times, last Error (exit code 1) at 2026-12-01T10:23:00Z`,
+    ])
+    expect(result.code).toBe(1)
+  })
+
+  test('without a record, --collector says which collector to check', async () => {
+    const result = await status(healthyCluster({ collector: 'adot', record: false }), ['--collector', 'adot'])
+    expect(result.lines).toEqual([
+      'WARN  deployment record: no configmap xray-eks-app in namespace default; checking adot in xray-system, IRSA (the defaults and flags)',
+      ...collectorLines('adot'),
+      ...appLines(),
+    ])
+    expect(result.code).toBe(0)
+  })
+
+  test('a collector it does not know is refused with exit 2, before asking the cluster', () => {
+    requests = 0
+    expect(runApp(['status', '--kubeconfig', kubeconfig, '--collector', 'otelcol'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'app: --collector: must be one of xray-daemon, cloudwatch-agent, adot (got "otelcol")\n',
+    })
+    expect(requests).toBe(0)
   })
 })
 

@@ -11,6 +11,7 @@ import {
 import { configMap, resources } from './objects'
 
 export type Collector = DeploymentRecord['collector']
+export const collectorNames = deploymentRecord.shape.collector.options
 
 export interface Target {
   /** The app's namespace, where the record, the Deployments, their Services and the Ingress are. */
@@ -28,6 +29,7 @@ export interface Target {
 
 /** What the operator said on the command line; each one given wins over the record. */
 export interface Overrides {
+  readonly collector?: Collector | undefined
   readonly collectorNamespace?: string | undefined
   readonly fargate?: boolean | undefined
   readonly podIdentity?: boolean | undefined
@@ -43,11 +45,25 @@ export function isNamespaceName(name: string): boolean {
   return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)
 }
 
-/** The objects of each collector: the X-Ray daemon's names are the course's; the others are named after themselves. */
-export function collectorObjects(collector: Collector) {
-  return collector === 'xray-daemon'
-    ? { workload: 'xray-daemon', serviceAccount: 'xray-daemon', service: 'xray-service' }
-    : { workload: collector, serviceAccount: collector, service: 'xray-service' }
+/** The objects `./app manifests` makes for a collector (its manifests/wiring.ts; a test holds the two together). */
+export interface CollectorObjects {
+  /** The DaemonSet, and its container: the sidecar's name on Fargate. */
+  readonly workload: string
+  readonly serviceAccount: string
+  /** The Service in front of the DaemonSet: the course's name whichever collector runs. */
+  readonly service: string
+}
+
+const collectorObjectNames: Readonly<Record<Collector, string>> = {
+  'xray-daemon': 'xray-daemon',
+  'cloudwatch-agent': 'cloudwatch-agent',
+  adot: 'adot-collector',
+}
+
+/** The X-Ray daemon keeps the course's names; the CloudWatch agent and the ADOT collector are named after themselves. */
+export function collectorObjects(collector: Collector): CollectorObjects {
+  const name = collectorObjectNames[collector]
+  return { workload: name, serviceAccount: name, service: 'xray-service' }
 }
 
 /** Reads the record `./app manifests` keeps beside the app; a 404 is no record, anything unreadable says why. */
@@ -112,7 +128,7 @@ export function resolveTarget(
     )
   const target: Target = {
     namespace,
-    collector: record?.collector ?? 'xray-daemon',
+    collector: overrides.collector ?? record?.collector ?? 'xray-daemon',
     collectorNamespace: fargate
       ? null
       : (overrides.collectorNamespace ?? record?.collectorNamespace ?? defaultCollectorNamespace),
