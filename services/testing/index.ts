@@ -1,5 +1,6 @@
 export { type Balancer, startBalancer } from './balancer'
 export { type AppProcess, appBinary, ensureBinary, runApp, spawnApp } from './binary'
+export { courseDocuments, courseTraceIds } from './course-documents'
 export {
   allSubsegments,
   type Datagram,

@@ -3,6 +3,15 @@ export { createUdpEmitter, type EmitterStats, type SegmentSink } from './emitter
 export { combineExporters, createXrayExporter, type SpanExporter } from './exporter'
 export type { EntityDocument } from './model'
 export {
+  type OtlpResourceOptions,
+  type OtlpScope,
+  otlpResource,
+  otlpResourceSource,
+  otlpTraceId,
+  spanCount,
+  toOtlpRequest,
+} from './otlp-convert'
+export {
   type AnyValue,
   anyValueSchema,
   type ExportTraceServiceRequest,
