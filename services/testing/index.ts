@@ -29,6 +29,13 @@ export {
   testAudience,
   unsignedToken,
 } from './oidc'
+export {
+  normalizeOtlp,
+  officialDecode,
+  officialJson,
+  officialProtobuf,
+  readableSpans,
+} from './otlp-oracle'
 export { startTcpProxy, type TcpProxy } from './proxy'
 export { type OpenRequest, openRequest, type RawAnswer, rawHttp } from './raw-http'
 export { isSampled, type SamplingTracer, sampleEverythingRulesFile } from './sampling'

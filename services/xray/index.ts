@@ -15,15 +15,29 @@ export {
   type AnyValue,
   anyValueSchema,
   type ExportTraceServiceRequest,
+  type ExportTraceServiceResponse,
   exportTraceServiceRequestSchema,
+  exportTraceServiceResponseSchema,
   type KeyValue,
   keyValueSchema,
   type OtlpSpan,
   otlpSpanSchema,
   type ResourceSpans,
+  type RpcStatus,
+  rpcStatusSchema,
   spanKind,
   statusCode,
 } from './otlp-model'
+export {
+  decodeStatus,
+  decodeTraceRequest,
+  decodeTraceResponse,
+  encodeStatus,
+  encodeTraceRequest,
+  encodeTraceResponse,
+  type OtlpEncoding,
+  otlpContentTypes,
+} from './otlp-wire'
 export type { SamplingRules } from './sdk'
 export {
   type CauseDocument,
