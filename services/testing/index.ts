@@ -36,6 +36,7 @@ export {
   officialProtobuf,
   readableSpans,
 } from './otlp-oracle'
+export { type OtlpSink, type ReceivedExport, type SinkAnswer, startOtlpSink } from './otlp-sink'
 export { startTcpProxy, type TcpProxy } from './proxy'
 export { type OpenRequest, openRequest, type RawAnswer, rawHttp } from './raw-http'
 export { isSampled, type SamplingTracer, sampleEverythingRulesFile } from './sampling'

@@ -12,6 +12,14 @@ export {
   toOtlpRequest,
 } from './otlp-convert'
 export {
+  createOtlpExporter,
+  maxRequestBytes,
+  type OtlpExporter,
+  type OtlpExporterOptions,
+  type OtlpExporterStats,
+  retryAfterMs,
+} from './otlp-exporter'
+export {
   type AnyValue,
   anyValueSchema,
   type ExportTraceServiceRequest,
