@@ -1,5 +1,6 @@
 export { detectEks, type EksDetectionOptions, type EksMetadata } from './eks'
 export { createUdpEmitter, type EmitterStats, type SegmentSink } from './emitter'
+export { type ExporterContext, exporterFromConfig } from './export-config'
 export { combineExporters, createXrayExporter, type SpanExporter } from './exporter'
 export type { EntityDocument } from './model'
 export {
