@@ -72,6 +72,8 @@ test('counts every good, big and malformed datagram of a mixed stream, keeps wit
     '127.0.0.1:0',
     '--http',
     '127.0.0.1:0',
+    '--otlp',
+    '127.0.0.1:0',
     '--max-traces',
     '200',
     '--sampling-rules',
