@@ -96,6 +96,15 @@ export const consoleCommand: Command = {
       saveFile: save,
       samplingRules: rules,
       log,
+    }).catch((error: unknown) => {
+      const failed = error as { code?: unknown; listener?: unknown } | null
+      // A local collector already on 4318 is the likely clash: one line that says how to move.
+      if (failed?.listener === 'otlp' && failed.code === 'EADDRINUSE') {
+        throw new CliProblems([
+          `--otlp: port ${otlp.port} is already in use; stop what holds it, or pass --otlp HOST:PORT (port 0 picks a free one)`,
+        ])
+      }
+      throw error
     })
     process.stderr.write(
       `\n  x-ray console  ${running.url}\n  segments      udp://${udp.host}:${running.udpPort}\n  otlp/http     ${running.otlpUrl}/v1/traces\n\n`,

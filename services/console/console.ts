@@ -128,7 +128,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
 
   let otlp: ReturnType<typeof startOtlpListener> | undefined
   try {
-    otlp = options.otlp ? startOtlpListener(options.otlp, createOtlpReceiver({ collector, log })) : undefined
+    otlp = options.otlp ? startOtlpListener(options.otlp, createOtlpReceiver({ collector, log }), log) : undefined
   } catch (error) {
     udp.close()
     forward?.close()
@@ -237,10 +237,10 @@ function urlOf(address: HostPort, port: number): string {
 }
 
 /** The OTLP/HTTP port: its own server, as collectors and SDKs expect it on 4318 beside the page. */
-function startOtlpListener(address: HostPort, receiver: OtlpReceiver) {
+function startOtlpListener(address: HostPort, receiver: OtlpReceiver, log: Logger) {
   let server: ReturnType<typeof serveOtlp>
   try {
-    server = serveOtlp(address, receiver)
+    server = serveOtlp(address, receiver, log)
   } catch (error) {
     // Says which of the console's listeners failed, so that ./app dev can name the variable that moves it.
     throw Object.assign(new Error(`OTLP port ${address.port}: ${error instanceof Error ? error.message : error}`), {
@@ -251,7 +251,7 @@ function startOtlpListener(address: HostPort, receiver: OtlpReceiver) {
   return { server, receiver, url: urlOf(address, server.port ?? address.port) }
 }
 
-function serveOtlp(address: HostPort, receiver: OtlpReceiver) {
+function serveOtlp(address: HostPort, receiver: OtlpReceiver, log: Logger) {
   return Bun.serve({
     hostname: address.host,
     port: address.port,
@@ -259,6 +259,9 @@ function serveOtlp(address: HostPort, receiver: OtlpReceiver) {
     // The receiver reads bodies up to its own limit and answers 413 itself; this only stops a body far beyond it.
     maxRequestBodySize: defaultMaxOtlpBodyBytes + 1024 * 1024,
     fetch: (request) => receiver.handle(request),
-    error: () => Response.json({ message: 'internal error' }, { status: 500 }),
+    error: (error) => {
+      log.error('OTLP request failed', { error })
+      return Response.json({ message: 'internal error' }, { status: 500 })
+    },
   })
 }
