@@ -77,9 +77,15 @@ describe('the CLI, as a compiled binary', () => {
 
   test('dev names the variable that moves a port something else holds', async () => {
     using held = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
-    const ports = { DEV_USERMGMT_PORT: '0', DEV_NOTIFICATION_PORT: '0', DEV_SMTP_PORT: '0', DEV_XRAY_PORT: '0' }
+    const ports = {
+      DEV_USERMGMT_PORT: '0',
+      DEV_NOTIFICATION_PORT: '0',
+      DEV_SMTP_PORT: '0',
+      DEV_XRAY_PORT: '0',
+      DEV_OTLP_PORT: '0',
+    }
     const dataDir = mkdtempSync(join(tmpdir(), 'app-dev-clash-'))
-    for (const variable of ['DEV_SMTP_PORT', 'DEV_USERMGMT_PORT'] as const) {
+    for (const variable of ['DEV_SMTP_PORT', 'DEV_OTLP_PORT', 'DEV_USERMGMT_PORT'] as const) {
       const result = runApp(['dev', '--data-dir', dataDir], { ...ports, [variable]: String(held.port) })
       expect(result.code).toBe(2)
       expect(result.stderr).toBe(

@@ -55,6 +55,10 @@ const vendorOwners: Record<string, readonly string[]> = {
   '@kubernetes/client-node': ['services/platform/kubernetes.ts'],
   // Verifies bearer JWTs; the tests' OpenID Connect issuer signs them.
   jose: ['services/platform/auth.ts', 'services/testing/'],
+  // OTLP/HTTP's protobuf encoding, with the opentelemetry-proto messages as its schema.
+  protobufjs: ['services/xray/otlp-wire.ts'],
+  // The official OpenTelemetry packages are test oracles and a real client for the tests, never run by the app.
+  '@opentelemetry': ['services/testing/'],
 }
 
 function folderOf(file: string): string | undefined {

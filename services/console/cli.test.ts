@@ -58,6 +58,23 @@ describe('./app console refuses a bad flag with one line on stderr and exit code
       expect(result.stderr.trim().split('\n')).toHaveLength(1)
     }
   })
+  test('a taken OTLP port is one line naming --otlp', () => {
+    using held = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+    const result = runApp([
+      'console',
+      '--udp',
+      '127.0.0.1:0',
+      '--http',
+      '127.0.0.1:0',
+      '--otlp',
+      `127.0.0.1:${held.port}`,
+    ])
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: `app: --otlp: port ${held.port} is already in use; stop what holds it, or pass --otlp HOST:PORT (port 0 picks a free one)\n`,
+    })
+  })
   test('--help', () => {
     const result = runApp(['console', '--help'])
     expect(result.code).toBe(0)
@@ -71,6 +88,8 @@ test('counts every good, big and malformed datagram of a mixed stream, keeps wit
     '--udp',
     '127.0.0.1:0',
     '--http',
+    '127.0.0.1:0',
+    '--otlp',
     '127.0.0.1:0',
     '--max-traces',
     '200',

@@ -17,13 +17,16 @@ import { startConsole } from './console'
 
 const usage = `Usage: app console [options]
 
-A stand-in for the X-Ray daemon plus a small X-Ray console: receives segment documents on UDP, answers the SDKs'
-centralized sampling calls (POST /GetSamplingRules, /SamplingTargets), joins documents into traces, and serves a
-page (service map, traces, timelines, mail) and a JSON API (/api/traces, /api/traces/{id}, /api/service-graph,
-/api/mail, /api/stats, POST /api/save) on the TCP address. Malformed datagrams are counted in /api/stats.
+A stand-in for the X-Ray daemon plus a small X-Ray console: receives segment documents on UDP and OpenTelemetry
+spans over OTLP/HTTP (POST /v1/traces, protobuf or JSON, gzip or not), answers the SDKs' centralized sampling
+calls (POST /GetSamplingRules, /SamplingTargets), joins documents and spans into traces, and serves a page
+(service map, traces, timelines, mail) and a JSON API (/api/traces, /api/traces/{id}, /api/service-graph,
+/api/mail, /api/stats, POST /api/save) on the TCP address. Malformed datagrams and OTLP requests are counted in
+/api/stats.
 
 Options:
   --udp HOST:PORT          where segments arrive (port 0: any free)  default 127.0.0.1:2000
+  --otlp HOST:PORT         where OTLP/HTTP arrives (port 0: any free) default 127.0.0.1:4318
   --http HOST:PORT         page, API and sampling endpoints          default 127.0.0.1:2000
   --forward HOST:PORT      also send every datagram, unchanged, to a real daemon
   --max-traces N           traces kept, oldest dropped first         default 1000
@@ -34,6 +37,7 @@ Options:
 
 const flags = {
   udp: { type: 'string', placeholder: 'HOST:PORT' },
+  otlp: { type: 'string', placeholder: 'HOST:PORT' },
   http: { type: 'string', placeholder: 'HOST:PORT' },
   forward: { type: 'string', placeholder: 'HOST:PORT' },
   'max-traces': { type: 'string', placeholder: 'N' },
@@ -57,6 +61,7 @@ export const consoleCommand: Command = {
       return parsed && anyPort ? { ...parsed, port: 0 } : parsed
     }
     const udp = address('udp', values.udp, '127.0.0.1:2000')
+    const otlp = address('otlp', values.otlp, '127.0.0.1:4318')
     const http = address('http', values.http, '127.0.0.1:2000')
     const forward = address('forward', values.forward, undefined)
     const save = values.save
@@ -80,10 +85,30 @@ export const consoleCommand: Command = {
         )
       }
     }
-    if (problems.length > 0 || !udp || !http) throw new CliProblems(problems)
+    if (problems.length > 0 || !udp || !http || !otlp) throw new CliProblems(problems)
     const log = createLogger({ fields: { role: 'console' } })
-    const running = await startConsole({ udp, http, forward, maxTraces, saveFile: save, samplingRules: rules, log })
-    process.stderr.write(`\n  x-ray console  ${running.url}\n  segments      udp://${udp.host}:${running.udpPort}\n\n`)
+    const running = await startConsole({
+      udp,
+      http,
+      otlp,
+      forward,
+      maxTraces,
+      saveFile: save,
+      samplingRules: rules,
+      log,
+    }).catch((error: unknown) => {
+      const failed = error as { code?: unknown; listener?: unknown } | null
+      // A local collector already on 4318 is the likely clash: one line that says how to move.
+      if (failed?.listener === 'otlp' && failed.code === 'EADDRINUSE') {
+        throw new CliProblems([
+          `--otlp: port ${otlp.port} is already in use; stop what holds it, or pass --otlp HOST:PORT (port 0 picks a free one)`,
+        ])
+      }
+      throw error
+    })
+    process.stderr.write(
+      `\n  x-ray console  ${running.url}\n  segments      udp://${udp.host}:${running.udpPort}\n  otlp/http     ${running.otlpUrl}/v1/traces\n\n`,
+    )
     await stopOnSignal(running, log)
     return 0
   },

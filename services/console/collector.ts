@@ -42,6 +42,8 @@ export type IngestResult =
 export interface Collector {
   /** One datagram: the JSON header line, then one document. Never throws. */
   ingest(datagram: Uint8Array): IngestResult
+  /** A document that arrived another way (an OTLP span translated), already checked against the schema. */
+  add(document: SegmentDocument, bytes: number): IngestResult
   /** Most recently updated first. */
   traces(): StoredTrace[]
   trace(id: string): StoredTrace | undefined
@@ -71,6 +73,43 @@ export function createCollector(options: CollectorOptions = {}): Collector {
     evicted++
   }
 
+  const store = (document: SegmentDocument, documentBytes: number): IngestResult => {
+    const traceId = document.trace_id
+    let trace = traces.get(traceId)
+    if (trace) traces.delete(traceId)
+    else trace = { id: traceId, documents: new Map(), bytes: 0, updatedAt: 0 }
+    trace.updatedAt = Date.now()
+    traces.set(traceId, trace)
+
+    const existing = trace.documents.get(document.id)
+    // An in-progress document never replaces the complete one, whichever arrives first.
+    const replaces = existing !== undefined && (existing.in_progress === true || document.in_progress !== true)
+    let kept = false
+    sizes.set(document, documentBytes)
+    if (replaces) {
+      const before = sizes.get(existing) ?? 0
+      trace.documents.set(document.id, document)
+      trace.bytes += documentBytes - before
+      bytes += documentBytes - before
+      kept = true
+    } else if (existing === undefined && trace.documents.size < maxDocuments) {
+      trace.documents.set(document.id, document)
+      trace.bytes += documentBytes
+      bytes += documentBytes
+      documents++
+      kept = true
+    } else if (existing === undefined) {
+      droppedTraceFull++
+    }
+    if (trace.documents.size === 0) traces.delete(traceId)
+    for (const oldest of traces.values()) {
+      if (traces.size <= maxTraces && bytes <= maxBytes) break
+      if (oldest === trace && traces.size === 1) break
+      drop(oldest)
+    }
+    return { ok: true, traceId, kept }
+  }
+
   return {
     ingest(datagram) {
       received++
@@ -80,42 +119,9 @@ export function createCollector(options: CollectorOptions = {}): Collector {
         return parsed
       }
       accepted++
-      const { document } = parsed
-      const traceId = document.trace_id
-      let trace = traces.get(traceId)
-      if (trace) traces.delete(traceId)
-      else trace = { id: traceId, documents: new Map(), bytes: 0, updatedAt: 0 }
-      trace.updatedAt = Date.now()
-      traces.set(traceId, trace)
-
-      const existing = trace.documents.get(document.id)
-      // An in-progress document never replaces the complete one, whichever arrives first.
-      const replaces = existing !== undefined && (existing.in_progress === true || document.in_progress !== true)
-      let kept = false
-      sizes.set(document, parsed.bytes)
-      if (replaces) {
-        const before = sizes.get(existing) ?? 0
-        trace.documents.set(document.id, document)
-        trace.bytes += parsed.bytes - before
-        bytes += parsed.bytes - before
-        kept = true
-      } else if (existing === undefined && trace.documents.size < maxDocuments) {
-        trace.documents.set(document.id, document)
-        trace.bytes += parsed.bytes
-        bytes += parsed.bytes
-        documents++
-        kept = true
-      } else if (existing === undefined) {
-        droppedTraceFull++
-      }
-      if (trace.documents.size === 0) traces.delete(traceId)
-      for (const oldest of traces.values()) {
-        if (traces.size <= maxTraces && bytes <= maxBytes) break
-        if (oldest === trace && traces.size === 1) break
-        drop(oldest)
-      }
-      return { ok: true, traceId, kept }
+      return store(parsed.document, parsed.bytes)
     },
+    add: (document, documentBytes) => store(document, documentBytes),
     traces: () => [...traces.values()].reverse(),
     trace: (id) => traces.get(id),
     stats: () => ({

@@ -8,6 +8,7 @@ import { type Collector, createCollector } from './collector'
 import type { Entity } from './document'
 import { buildServiceGraph } from './graph'
 import type { ReceivedMail } from './mail-sink'
+import { createOtlpReceiver, defaultMaxOtlpBodyBytes, type OtlpReceiver } from './otlp-receiver'
 import page from './page.html' with { type: 'text' }
 import { createSamplingService } from './sampling'
 import { type AssembledTrace, assembleTrace, type TraceSummary } from './trace'
@@ -19,6 +20,8 @@ export interface ConsoleOptions {
   readonly http: HostPort
   /** Send every datagram on, unchanged, to a real daemon. */
   readonly forward?: HostPort | undefined
+  /** Where OTLP/HTTP arrives (POST /v1/traces). @default none: no OTLP listener */
+  readonly otlp?: HostPort | undefined
   /** Traces kept, oldest dropped first. @default 1000 */
   readonly maxTraces?: number | undefined
   /** JSON bytes of documents kept in all, oldest traces dropped first. @default 64 MiB */
@@ -36,6 +39,8 @@ export interface RunningConsole {
   /** The page; the API is under /api. */
   readonly url: string
   readonly udpPort: number
+  /** The OTLP/HTTP base URL (spans go to …/v1/traces), when the console takes OTLP. */
+  readonly otlpUrl: string | undefined
   readonly collector: Collector
   stop(): Promise<void>
   [Symbol.asyncDispose](): Promise<void>
@@ -91,7 +96,10 @@ function spanView({ entity, ...span }: AssembledTrace['spans'][number]) {
   return { ...span, document: fields }
 }
 
-/** `./app console`: a stand-in for the X-Ray daemon (UDP in, sampling endpoints) and a small X-Ray console. */
+/**
+ * `./app console`: a stand-in for the X-Ray daemon (UDP in, sampling endpoints) and a small X-Ray console, which
+ * also takes OTLP/HTTP when given an address for it.
+ */
 export async function startConsole(options: ConsoleOptions): Promise<RunningConsole> {
   const { log } = options
   const collector = createCollector({ maxTraces: options.maxTraces, maxBytes: options.maxBytes })
@@ -135,6 +143,15 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   udp.on('error', (error) => log.warn('udp socket error', { error }))
   const udpPort = udp.address().port
 
+  let otlp: ReturnType<typeof startOtlpListener> | undefined
+  try {
+    otlp = options.otlp ? startOtlpListener(options.otlp, createOtlpReceiver({ collector, log }), log) : undefined
+  } catch (error) {
+    udp.close()
+    forward?.close()
+    throw error
+  }
+
   const json = (value: unknown, status = 200) => Response.json(value, { status })
   const assembled = () => collector.traces().map(assembleTrace)
   const server = Bun.serve({
@@ -176,6 +193,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
         return json({
           ...collector.stats(),
           forwarded: options.forward ? forwarding : null,
+          otlp: otlp ? otlp.receiver.stats() : null,
           saveFile: options.saveFile ?? null,
           memory: { rss: memory.rss, heapUsed: memory.heapUsed },
         })
@@ -216,6 +234,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
   log.info('x-ray console listening', {
     page: url,
     udp: `${options.udp.host}:${udpPort}`,
+    otlp: otlp?.url,
     forward: options.forward ? `${options.forward.host}:${options.forward.port}` : undefined,
   })
   let stopping: Promise<void> | undefined
@@ -223,9 +242,43 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
     stopping ??= (async () => {
       await new Promise<void>((resolve) => udp.close(() => resolve()))
       forward?.close()
-      await server.stop(true)
+      await Promise.all([server.stop(true), otlp?.server.stop(true)])
     })()
     return stopping
   }
-  return { url, udpPort, collector, stop, [Symbol.asyncDispose]: stop }
+  return { url, udpPort, otlpUrl: otlp?.url, collector, stop, [Symbol.asyncDispose]: stop }
+}
+
+function urlOf(address: HostPort, port: number): string {
+  return `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${port}`
+}
+
+/** The OTLP/HTTP port: its own server, as collectors and SDKs expect it on 4318 beside the page. */
+function startOtlpListener(address: HostPort, receiver: OtlpReceiver, log: Logger) {
+  let server: ReturnType<typeof serveOtlp>
+  try {
+    server = serveOtlp(address, receiver, log)
+  } catch (error) {
+    // Says which of the console's listeners failed, so that ./app dev can name the variable that moves it.
+    throw Object.assign(new Error(`OTLP port ${address.port}: ${error instanceof Error ? error.message : error}`), {
+      code: (error as { code?: unknown } | null)?.code,
+      listener: 'otlp',
+    })
+  }
+  return { server, receiver, url: urlOf(address, server.port ?? address.port) }
+}
+
+function serveOtlp(address: HostPort, receiver: OtlpReceiver, log: Logger) {
+  return Bun.serve({
+    hostname: address.host,
+    port: address.port,
+    development: false,
+    // The receiver reads bodies up to its own limit and answers 413 itself; this only stops a body far beyond it.
+    maxRequestBodySize: defaultMaxOtlpBodyBytes + 1024 * 1024,
+    fetch: (request) => receiver.handle(request),
+    error: (error) => {
+      log.error('OTLP request failed', { error })
+      return Response.json({ message: 'internal error' }, { status: 500 })
+    },
+  })
 }

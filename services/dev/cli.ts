@@ -6,9 +6,12 @@ const usage = `Usage: app dev [--data-dir DIR]
 
 Runs both roles in one process on their usual ports (8095, 8096), on an embedded SQLite database
 file and an in-process SMTP sink (port 1025) that prints every mail it receives, every request traced
-to the local X-Ray console (http://127.0.0.1:2000: service map, traces, mail). Needs nothing installed.
+to the local X-Ray console (http://127.0.0.1:2000: service map, traces, mail), which also takes
+OTLP/HTTP from any OpenTelemetry app (http://127.0.0.1:4318/v1/traces). Needs nothing installed.
 Ctrl-C stops it. Environment: DEV_USERMGMT_PORT, DEV_NOTIFICATION_PORT, DEV_SMTP_PORT, DEV_XRAY_PORT,
-DEV_DATA_DIR, LOG_LEVEL (a port of 0 picks a free one).
+DEV_OTLP_PORT, DEV_DATA_DIR, LOG_LEVEL (a port of 0 picks a free one); OTEL_TRACES_EXPORTER (xray, the
+default, otlp, or xray,otlp) and OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf or http/json) choose how the
+roles send their traces to the console.
 
 Options:
   --data-dir DIR  where the SQLite file lives (default .app-dev)

@@ -12,6 +12,7 @@ test('./app dev serves both roles on SQLite and a mail sink, prints each mail, a
     DEV_NOTIFICATION_PORT: '0',
     DEV_SMTP_PORT: '0',
     DEV_XRAY_PORT: '0',
+    DEV_OTLP_PORT: '0',
   })
   const ready = await app.waitForLog((line) => line['message'] === 'dev environment ready')
   const base = `${ready['usermgmt']}/usermgmt`

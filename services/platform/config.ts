@@ -42,6 +42,64 @@ export interface XrayConfig {
   readonly propagators: readonly Propagator[]
   /** The Kubernetes API when running in a pod (KUBERNETES_SERVICE_HOST/PORT), for the EKS metadata. */
   readonly kubernetes?: KubernetesConfig | undefined
+  /** OTEL_TRACES_EXPORTER: where finished traces go (empty for `none`). @default ['xray'] */
+  readonly exporters?: readonly TracesExporterName[] | undefined
+  /** OTEL_EXPORTER_OTLP_* and OTEL_BSP_*: the OTLP exporter's settings. @default defaultOtlpConfig */
+  readonly otlp?: OtlpConfig | undefined
+  /** OTEL_RESOURCE_ATTRIBUTES, percent-decoded: added to the resource of every OTLP span. @default none */
+  readonly resourceAttributes?: Readonly<Record<string, string>> | undefined
+}
+
+/** What OTEL_TRACES_EXPORTER may name (`none` is the empty list). */
+export const tracesExporterNames = ['xray', 'otlp'] as const
+export type TracesExporterName = (typeof tracesExporterNames)[number]
+
+/** OTEL_EXPORTER_OTLP_PROTOCOL: OTLP/HTTP's two encodings (gRPC is not offered). */
+export type OtlpProtocol = 'http/protobuf' | 'http/json'
+
+export interface OtlpHeader {
+  readonly name: string
+  /** Headers carry API keys and tokens: never logged. */
+  readonly value: Secret
+}
+
+/** The batch span processor's settings (OTEL_BSP_*), in milliseconds and spans. */
+export interface OtlpBatchConfig {
+  /** OTEL_BSP_SCHEDULE_DELAY: the longest a finished span waits before it is sent. @default 5000 */
+  readonly scheduleDelayMs: number
+  /** OTEL_BSP_EXPORT_TIMEOUT: the longest one batch may take, retries included. @default 30000 */
+  readonly exportTimeoutMs: number
+  /** OTEL_BSP_MAX_QUEUE_SIZE: spans held while the collector is slow or away; more are dropped. @default 2048 */
+  readonly maxQueueSize: number
+  /** OTEL_BSP_MAX_EXPORT_BATCH_SIZE: spans in one request. @default 512 */
+  readonly maxExportBatchSize: number
+}
+
+export interface OtlpConfig {
+  /**
+   * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as it is, else OTEL_EXPORTER_OTLP_ENDPOINT with /v1/traces appended.
+   * @default http://localhost:4318/v1/traces
+   */
+  readonly endpoint: string
+  /** OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL. @default http/protobuf */
+  readonly protocol: OtlpProtocol
+  /** OTEL_EXPORTER_OTLP_[TRACES_]HEADERS. @default none */
+  readonly headers: readonly OtlpHeader[]
+  /** OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION. @default none */
+  readonly compression: 'gzip' | 'none'
+  /** OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT: one request's deadline. @default 10000 */
+  readonly timeoutMs: number
+  readonly batch: OtlpBatchConfig
+}
+
+/** The OpenTelemetry specification's defaults. */
+export const defaultOtlpConfig: OtlpConfig = {
+  endpoint: 'http://localhost:4318/v1/traces',
+  protocol: 'http/protobuf',
+  headers: [],
+  compression: 'none',
+  timeoutMs: 10_000,
+  batch: { scheduleDelayMs: 5000, exportTimeoutMs: 30_000, maxQueueSize: 2048, maxExportBatchSize: 512 },
 }
 
 export interface KubernetesConfig {
@@ -145,6 +203,12 @@ export interface DevConfig {
   readonly smtpPort: number
   /** Where dev sends segments (the local X-Ray daemon stand-in). */
   readonly daemonPort: number
+  /** DEV_OTLP_PORT: where the console takes OTLP/HTTP. @default a free port (loadDevConfig: 4318) */
+  readonly otlpPort?: number | undefined
+  /** OTEL_TRACES_EXPORTER: how the roles send their traces to the console. @default ['xray'] */
+  readonly exporters?: readonly TracesExporterName[] | undefined
+  /** OTEL_EXPORTER_OTLP_PROTOCOL, when the roles export OTLP. @default http/protobuf */
+  readonly otlpProtocol?: OtlpProtocol | undefined
   readonly dataDir: string
 }
 
@@ -168,7 +232,13 @@ const defaultTracingNames: Record<Role, string> = {
 
 const defaultPorts: Record<Role, number> = { usermgmt: 8095, notification: 8096 }
 
-const secretNames = new Set(['DB_PASSWORD', 'AWS_MAIL_SERVER_PASSWORD', 'NOTIFICATION_AUTH_TOKEN'])
+const secretNames = new Set([
+  'DB_PASSWORD',
+  'AWS_MAIL_SERVER_PASSWORD',
+  'NOTIFICATION_AUTH_TOKEN',
+  'OTEL_EXPORTER_OTLP_HEADERS',
+  'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+])
 
 // RFC 1123 host names, IPv4 and bare IPv6 literals.
 const hostPattern =
@@ -342,15 +412,158 @@ const propagatorList = z.string().transform((text, ctx): Propagator[] => {
 
 const logLevel = z.enum(logLevels, { error: `must be one of ${logLevels.join(', ')}` })
 
-const xrayEnv = {
-  AWS_XRAY_SDK_ENABLED: boolean().default(true),
-  AWS_XRAY_TRACING_NAME: z
+/** A segment name, as X-Ray takes it; the OTLP resource's service.name is the same name. */
+const tracingName = z
+  .string()
+  .trim()
+  .min(1, 'must not be empty')
+  .max(200, 'must be at most 200 characters')
+  .regex(/^[\p{L}\p{N}\p{Z}_.:/%&#=+\\\-@]+$/u, 'may hold only letters, digits, spaces and _.:/%&#=+\\-@')
+
+const tracesExportersMessage = 'must be xray, otlp, xray,otlp or none'
+
+/** OTEL_TRACES_EXPORTER: a comma-separated list; `none` alone means no exporter. */
+const tracesExporters = z.string().transform((text, ctx): TracesExporterName[] => {
+  const names = [...new Set(text.split(',').map((part) => part.trim().toLowerCase()))].filter((name) => name !== '')
+  const known = (name: string): name is TracesExporterName => (tracesExporterNames as readonly string[]).includes(name)
+  const unknown = names.filter((name) => name !== 'none' && !known(name))
+  if (unknown.length > 0) {
+    ctx.addIssue({ code: 'custom', message: `${tracesExportersMessage} (${unknown.join(', ')} is not offered)` })
+    return z.NEVER
+  }
+  if (names.includes('none')) {
+    if (names.length === 1) return []
+    ctx.addIssue({ code: 'custom', message: `${tracesExportersMessage}: none cannot be combined with an exporter` })
+    return z.NEVER
+  }
+  return names.filter(known)
+})
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x20 || code === 0x7f) return true
+  }
+  return false
+}
+
+/**
+ * The `key=value,key=value` list (W3C baggage without properties) that OTEL_RESOURCE_ATTRIBUTES and
+ * OTEL_EXPORTER_OTLP_HEADERS use, values percent-decoded. Problems never quote a value: headers hold secrets.
+ */
+function parseKeyValueList(text: string, keyPattern: RegExp): { pairs: [string, string][] } | { problem: string } {
+  const pairs: [string, string][] = []
+  const items = text.split(',')
+  for (const [index, item] of items.entries()) {
+    if (item.trim() === '') continue
+    const equals = item.indexOf('=')
+    const key = equals < 0 ? '' : item.slice(0, equals).trim()
+    if (equals < 0 || !keyPattern.test(key)) {
+      return { problem: `must be key=value pairs separated by commas (item ${index + 1} has no valid key=)` }
+    }
+    let value: string
+    try {
+      value = decodeURIComponent(item.slice(equals + 1).trim())
+    } catch {
+      return { problem: `the value of ${key} is not valid percent-encoding` }
+    }
+    if (hasControlCharacter(value)) return { problem: `the value of ${key} holds a control character` }
+    pairs.push([key, value])
+  }
+  return { pairs }
+}
+
+// RFC 9110 field names; resource attribute keys are any printable text without `=` or `,`.
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+const attributeKey = /^[\x21-\x2b\x2d-\x3c\x3e-\x7e]+$/
+const headersTheExporterSets = new Set(['content-type', 'content-encoding', 'content-length', 'host'])
+
+const otlpHeaders = z.string().transform((text, ctx) => {
+  const parsed = parseKeyValueList(text, headerName)
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem })
+    return z.NEVER
+  }
+  const clash = parsed.pairs.find(([name]) => headersTheExporterSets.has(name.toLowerCase()))
+  if (clash) {
+    ctx.addIssue({ code: 'custom', message: `${clash[0]} is set by the exporter, not by this variable` })
+    return z.NEVER
+  }
+  return parsed.pairs
+})
+
+const resourceAttributes = z.string().transform((text, ctx) => {
+  const parsed = parseKeyValueList(text, attributeKey)
+  if ('problem' in parsed) {
+    ctx.addIssue({ code: 'custom', message: parsed.problem })
+    return z.NEVER
+  }
+  return Object.fromEntries(parsed.pairs)
+})
+
+/** An OTLP/HTTP endpoint: credentials belong in the headers, which are never logged. */
+function isOtlpUrl(text: string): boolean {
+  try {
+    const url = new URL(text)
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.username === '' && url.password === ''
+  } catch {
+    return false
+  }
+}
+
+const otlpUrl = z
+  .string()
+  .trim()
+  .refine(isOtlpUrl, 'must be an http:// or https:// URL without credentials (put those in the headers)')
+
+/** OTEL_EXPORTER_OTLP_ENDPOINT is a base: the traces path is appended to its path, as the specification says. */
+function tracesUrl(base: string): string {
+  const url = new URL(base)
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/v1/traces`
+  return url.toString()
+}
+
+const otlpProtocol = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .transform((text, ctx): OtlpProtocol => {
+    if (text === 'http/protobuf' || text === 'http/json') return text
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        text === 'grpc'
+          ? 'grpc is not offered: use http/protobuf (the default, port 4318) or http/json'
+          : 'must be http/protobuf or http/json',
+    })
+    return z.NEVER
+  })
+
+const compression = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['gzip', 'none'], { error: 'must be gzip or none' }))
+
+function wholeNumber(min: number, max: number, unit: string) {
+  const message = `must be a whole number of ${unit} from ${min} to ${max}`
+  return z
     .string()
     .trim()
-    .min(1, 'must not be empty')
-    .max(200, 'must be at most 200 characters')
-    .regex(/^[\p{L}\p{N}\p{Z}_.:/%&#=+\\\-@]+$/u, 'may hold only letters, digits, spaces and _.:/%&#=+\\-@')
-    .optional(),
+    .regex(/^\d+$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(min, message).max(max, message))
+}
+
+const otlpTimeout = wholeNumber(1, 120_000, 'milliseconds')
+/** X-Ray's OTLP endpoint takes at most 10,000 spans a request. */
+const maxBatchSpans = 10_000
+const batchSize = wholeNumber(1, maxBatchSpans, 'spans')
+const queueSize = wholeNumber(1, 100_000, 'spans')
+
+const xrayEnv = {
+  AWS_XRAY_SDK_ENABLED: boolean().default(true),
+  AWS_XRAY_TRACING_NAME: tracingName.optional(),
   AWS_XRAY_DAEMON_ADDRESS: daemonAddress.default({
     udp: { host: '127.0.0.1', port: 2000 },
     tcp: { host: '127.0.0.1', port: 2000 },
@@ -363,6 +576,24 @@ const xrayEnv = {
   AWS_XRAY_COLLECT_SQL_QUERIES: boolean().default(false),
   AWS_XRAY_SAMPLING_RULES: z.string().trim().min(1, 'must be a file path').optional(),
   OTEL_PROPAGATORS: propagatorList.default(['tracecontext', 'baggage', 'xray']),
+  OTEL_SDK_DISABLED: boolean().default(false),
+  OTEL_TRACES_EXPORTER: tracesExporters.default(['xray']),
+  OTEL_SERVICE_NAME: tracingName.optional(),
+  OTEL_RESOURCE_ATTRIBUTES: resourceAttributes.default({}),
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: otlpUrl.optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: otlpHeaders.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: otlpHeaders.optional(),
+  OTEL_EXPORTER_OTLP_COMPRESSION: compression.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: compression.optional(),
+  OTEL_EXPORTER_OTLP_TIMEOUT: otlpTimeout.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: otlpTimeout.optional(),
+  OTEL_BSP_SCHEDULE_DELAY: wholeNumber(1, 60_000, 'milliseconds').default(defaultOtlpConfig.batch.scheduleDelayMs),
+  OTEL_BSP_EXPORT_TIMEOUT: wholeNumber(1, 600_000, 'milliseconds').default(defaultOtlpConfig.batch.exportTimeoutMs),
+  OTEL_BSP_MAX_QUEUE_SIZE: queueSize.default(defaultOtlpConfig.batch.maxQueueSize),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: batchSize.default(defaultOtlpConfig.batch.maxExportBatchSize),
   LOG_LEVEL: logLevel.default('info'),
   KUBERNETES_SERVICE_HOST: host.optional(),
   KUBERNETES_SERVICE_PORT: port.default(443),
@@ -372,6 +603,30 @@ const xrayEnv = {
     .trim()
     .regex(/^[0-9A-Za-z][A-Za-z0-9_-]{0,99}$/, 'must be an EKS cluster name')
     .optional(),
+}
+
+/**
+ * What the OTEL_* variables cannot say one at a time: a batch larger than the queue, and a service.name in
+ * OTEL_RESOURCE_ATTRIBUTES that would name the segments but is no segment name. Checked on the raw values, beside
+ * the schema, so they come in the same pass as every other problem.
+ */
+function otelProblems(values: Readonly<Record<string, string>>): z.core.$ZodIssue[] {
+  const issues: z.core.$ZodIssue[] = []
+  const issue = (name: string, message: string) =>
+    issues.push({ code: 'custom', path: [name], message, input: values[name] })
+  const batch = batchSize.safeParse(values['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '512')
+  const queue = queueSize.safeParse(values['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048')
+  if (batch.success && queue.success && batch.data > queue.data) {
+    issue('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', `must not be larger than OTEL_BSP_MAX_QUEUE_SIZE (${queue.data})`)
+  }
+  const attributes = resourceAttributes.safeParse(values['OTEL_RESOURCE_ATTRIBUTES'] ?? '')
+  const serviceName = attributes.success ? attributes.data['service.name'] : undefined
+  const named = values['AWS_XRAY_TRACING_NAME'] !== undefined || values['OTEL_SERVICE_NAME'] !== undefined
+  if (serviceName !== undefined && !named) {
+    const checked = tracingName.safeParse(serviceName)
+    if (!checked.success) issue('OTEL_RESOURCE_ATTRIBUTES', `service.name ${checked.error.issues[0]?.message}`)
+  }
+  return issues
 }
 
 const sslMode = z
@@ -499,6 +754,9 @@ const devEnv = z.object({
   DEV_NOTIFICATION_PORT: listenPort.default(8096),
   DEV_SMTP_PORT: listenPort.default(1025),
   DEV_XRAY_PORT: listenPort.default(2000),
+  DEV_OTLP_PORT: listenPort.default(4318),
+  OTEL_TRACES_EXPORTER: tracesExporters.default(['xray']),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.default('http/protobuf'),
   DEV_DATA_DIR: z.string().trim().min(1, 'must be a directory path').default('.app-dev'),
 })
 
@@ -506,7 +764,9 @@ function describeProblems(issues: readonly z.core.$ZodIssue[], env: Env): string
   return issues.map((issue) => {
     const name = issue.path.map(String).join('.') || 'environment'
     const raw = env[name]
-    const shown = raw === undefined ? 'not set' : secretNames.has(name) ? 'got ***' : `got ${JSON.stringify(raw)}`
+    // A URL's user:password is shown as *** like any secret.
+    const visible = raw?.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@')
+    const shown = raw === undefined ? 'not set' : secretNames.has(name) ? 'got ***' : `got ${JSON.stringify(visible)}`
     return `${name}: ${issue.message} (${shown})`
   })
 }
@@ -529,9 +789,18 @@ function parseListenPort(flag: string | undefined, fallback: number): ConfigResu
 }
 
 function xrayConfig(env: z.infer<z.ZodObject<typeof xrayEnv>>, role: Role): XrayConfig {
+  const attributes = env.OTEL_RESOURCE_ATTRIBUTES
+  const headers = new Map<string, string>()
+  // The traces-only variables win over the general ones, header by header.
+  for (const [name, value] of [
+    ...(env.OTEL_EXPORTER_OTLP_HEADERS ?? []),
+    ...(env.OTEL_EXPORTER_OTLP_TRACES_HEADERS ?? []),
+  ])
+    headers.set(name.toLowerCase(), value)
   return {
-    enabled: env.AWS_XRAY_SDK_ENABLED,
-    tracingName: env.AWS_XRAY_TRACING_NAME ?? defaultTracingNames[role],
+    enabled: env.AWS_XRAY_SDK_ENABLED && !env.OTEL_SDK_DISABLED,
+    tracingName:
+      env.AWS_XRAY_TRACING_NAME ?? env.OTEL_SERVICE_NAME ?? attributes['service.name'] ?? defaultTracingNames[role],
     daemonUdp: env.AWS_XRAY_DAEMON_ADDRESS.udp,
     daemonTcp: env.AWS_XRAY_DAEMON_ADDRESS.tcp,
     contextMissing: env.AWS_XRAY_CONTEXT_MISSING,
@@ -546,6 +815,28 @@ function xrayConfig(env: z.infer<z.ZodObject<typeof xrayEnv>>, role: Role): Xray
             serviceAccountDir: env.KUBERNETES_SERVICE_ACCOUNT_DIR,
             clusterName: env.EKS_CLUSTER_NAME,
           },
+    exporters: env.OTEL_TRACES_EXPORTER,
+    resourceAttributes: attributes,
+    otlp: {
+      endpoint:
+        env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+        (env.OTEL_EXPORTER_OTLP_ENDPOINT === undefined
+          ? defaultOtlpConfig.endpoint
+          : tracesUrl(env.OTEL_EXPORTER_OTLP_ENDPOINT)),
+      protocol: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? defaultOtlpConfig.protocol,
+      headers: [...headers].map(([name, value]) => ({ name, value: new Secret(value) })),
+      compression:
+        env.OTEL_EXPORTER_OTLP_TRACES_COMPRESSION ??
+        env.OTEL_EXPORTER_OTLP_COMPRESSION ??
+        defaultOtlpConfig.compression,
+      timeoutMs: env.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? env.OTEL_EXPORTER_OTLP_TIMEOUT ?? defaultOtlpConfig.timeoutMs,
+      batch: {
+        scheduleDelayMs: env.OTEL_BSP_SCHEDULE_DELAY,
+        exportTimeoutMs: env.OTEL_BSP_EXPORT_TIMEOUT,
+        maxQueueSize: env.OTEL_BSP_MAX_QUEUE_SIZE,
+        maxExportBatchSize: env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+      },
+    },
   }
 }
 
@@ -575,6 +866,7 @@ function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<
     ...(parsed.success ? [] : parsed.error.issues),
     ...('issues' in tls ? tls.issues : []),
     ...authProblems(values),
+    ...otelProblems(values),
   ]
   if (!parsed.success || 'issues' in tls || issues.length > 0) {
     return { ok: false, problems: describeProblems(issues, env) }
@@ -614,7 +906,11 @@ function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<
 
 function notificationConfig(values: Record<string, string>, env: Env): ConfigResult<WithoutPort<NotificationConfig>> {
   const parsed = notificationEnv.safeParse(values)
-  const issues = [...(parsed.success ? [] : parsed.error.issues), ...mailCredentialProblems(values)]
+  const issues = [
+    ...(parsed.success ? [] : parsed.error.issues),
+    ...mailCredentialProblems(values),
+    ...otelProblems(values),
+  ]
   if (!parsed.success || issues.length > 0) return { ok: false, problems: describeProblems(issues, env) }
   const e = parsed.data
   return {
@@ -663,6 +959,9 @@ export function loadDevConfig(env: Env, flags: DevFlags = {}): ConfigResult<DevC
       notificationPort: e.DEV_NOTIFICATION_PORT,
       smtpPort: e.DEV_SMTP_PORT,
       daemonPort: e.DEV_XRAY_PORT,
+      otlpPort: e.DEV_OTLP_PORT,
+      exporters: e.OTEL_TRACES_EXPORTER,
+      otlpProtocol: e.OTEL_EXPORTER_OTLP_PROTOCOL,
       dataDir: e.DEV_DATA_DIR,
     }),
   }

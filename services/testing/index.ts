@@ -1,5 +1,6 @@
 export { type Balancer, startBalancer } from './balancer'
 export { type AppProcess, appBinary, ensureBinary, runApp, spawnApp } from './binary'
+export { courseDocuments, courseTraceIds } from './course-documents'
 export {
   allSubsegments,
   type Datagram,
@@ -29,6 +30,14 @@ export {
   testAudience,
   unsignedToken,
 } from './oidc'
+export {
+  normalizeOtlp,
+  officialDecode,
+  officialJson,
+  officialProtobuf,
+  readableSpans,
+} from './otlp-oracle'
+export { type OtlpSink, type ReceivedExport, type SinkAnswer, startOtlpSink } from './otlp-sink'
 export { startTcpProxy, type TcpProxy } from './proxy'
 export { type OpenRequest, openRequest, type RawAnswer, rawHttp } from './raw-http'
 export { isSampled, type SamplingTracer, sampleEverythingRulesFile } from './sampling'

@@ -118,3 +118,15 @@ export const exportTraceServiceRequestSchema = z.object({
 export type OtlpSpan = z.infer<typeof otlpSpanSchema>
 export type ExportTraceServiceRequest = z.infer<typeof exportTraceServiceRequestSchema>
 export type ResourceSpans = NonNullable<ExportTraceServiceRequest['resourceSpans']>[number]
+
+/** ExportTracePartialSuccess: set only when the receiver rejected some spans, or has a warning. */
+export const exportTraceServiceResponseSchema = z.object({
+  partialSuccess: z.object({ rejectedSpans: int64.optional(), errorMessage: z.string().optional() }).optional(),
+})
+
+export type ExportTraceServiceResponse = z.infer<typeof exportTraceServiceResponseSchema>
+
+/** google.rpc.Status, the body of every OTLP/HTTP 4xx and 5xx answer (details are neither read nor written). */
+export const rpcStatusSchema = z.object({ code: z.number().int().optional(), message: z.string().optional() })
+
+export type RpcStatus = z.infer<typeof rpcStatusSchema>

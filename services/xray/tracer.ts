@@ -14,6 +14,7 @@ import {
 } from '../platform'
 import { detectEks, type EksMetadata } from './eks'
 import { createUdpEmitter, type SegmentSink } from './emitter'
+import { exporterFromConfig } from './export-config'
 import { createXrayExporter, type SpanExporter } from './exporter'
 import { createLocalSampler, wildcard } from './local-sampler'
 import { addCause, type EntityDocument, flagStatus, newEntityId, newTraceId, now, SegmentTree } from './model'
@@ -591,7 +592,10 @@ export function createDisabledTracer(): Tracer {
   }
 }
 
-/** The tracer a role's configuration asks for: off when AWS_XRAY_SDK_ENABLED=false. */
+/**
+ * The tracer a role's configuration asks for: off when AWS_XRAY_SDK_ENABLED=false or OTEL_SDK_DISABLED=true,
+ * otherwise sending to the exporters OTEL_TRACES_EXPORTER names (X-Ray by default).
+ */
 export function tracerFromConfig(
   config: XrayConfig,
   log: Logger,
@@ -605,5 +609,6 @@ export function tracerFromConfig(
     if (found) xrayLog.info('running on EKS; segments carry aws.eks', { cluster: found.cluster_name, pod: found.pod })
     return found
   })
-  return createTracer({ config, log: xrayLog, version, eks, neverSample: options.neverSample })
+  const exporter = exporterFromConfig(config, { log: xrayLog, version, eks })
+  return createTracer({ config, log: xrayLog, version, eks, exporter, neverSample: options.neverSample })
 }
