@@ -11,7 +11,7 @@
 // Why this way: this 2-core VM's speed drifts by 10-20% within a minute, more than many differences measured. So
 // every server of a table runs at the same time on ONE CPU (the last), each loaded by its own wrk on the other
 // CPU(s), where this process (the daemon and collector stand-ins) also runs; all live through the same swings.
-// They are compared by CPU time per request (the server's utime+stime from /proc over a round, divided by the
+// They are compared by CPU time per request (the server's CPU time from /proc over a round, divided by the
 // requests wrk counted), which does not depend on how the CPU was shared; requests/s does. A ratio is taken within
 // a round, against bare Bun.serve of the same round; the table gives the median over rounds and the range.
 // Every server runs with the image's runtime settings (the Dockerfile's ENV lines), as deployed.
