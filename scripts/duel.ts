@@ -1,8 +1,8 @@
 // Duel: the cost of one setting against another, measured at the same moment. Two servers of one role share one
 // CPU (the last), each loaded by its own wrk on the others, and the table gives each one's CPU time per request
-// and their ratio, round by round. Both live through the same machine-speed swings, which on this VM move
-// bench.ts's side-by-side rounds by 10-20%; a duel of two identical servers here reads 1.00 +- 0.04.
-// Use it to decide whether a change is worth its code; bench.ts remains the table the issue asks for.
+// and their ratio, round by round, as bench.ts does for its whole table. Both live through the same machine-speed
+// swings; a duel of two identical servers here reads 1.00 +- 0.04. Use it to decide whether a change is worth its
+// code, or to compare two builds (--bin-a, --bin-b).
 //
 // Usage: bun scripts/duel.ts --a 'AWS_XRAY_SDK_ENABLED=false' --b '' [--role notification|usermgmt]
 //          [--bin-a path --bin-b path] [--rounds 5] [--seconds 6] [--connections 50]
@@ -13,13 +13,15 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import {
   buildApp,
-  cpuSeconds,
+  type CpuReading,
   cpuSplit,
+  cpuUsed,
   createUsersDatabase,
   freePort,
   imageEnv,
   median,
   pinThisProcess,
+  readCpu,
   startReceiver,
   usageFor,
   waitReady,
@@ -122,7 +124,7 @@ try {
 
   /** Both servers loaded at once for this long: requests answered and CPU microseconds per request, each. */
   const bout = async (runSeconds: number) => {
-    const before = servers.map((s) => cpuSeconds(s.pid))
+    const before = servers.map((s) => readCpu(s.pid))
     const outputs = await Promise.all(
       servers.map(async (server) => {
         const wrk = Bun.spawn(
@@ -137,7 +139,7 @@ try {
     )
     return outputs.map((requests, i) => ({
       requests,
-      cpuMicros: ((cpuSeconds(servers[i]?.pid ?? 0) - (before[i] ?? 0)) * 1e6) / Math.max(requests, 1),
+      cpuMicros: (cpuUsed(before[i] as CpuReading, readCpu(servers[i]?.pid ?? 0)) * 1e6) / Math.max(requests, 1),
     }))
   }
 
