@@ -112,7 +112,7 @@ export {
   type Taken,
   type TokenBuckets,
 } from './rate-limit'
-export { empty, json, text } from './responses'
+export { contentLengthOf, empty, json, text } from './responses'
 export { Secret } from './secret'
 export {
   type HttpServer,

@@ -47,8 +47,8 @@ function describeError(error: unknown): unknown {
 // and at most one flush interval of them.
 const flushEveryMs = 5
 const flushAtChars = 64 * 1024
-let pending: string[] = []
-let pendingChars = 0
+// One growing string: JSC joins appended strings lazily, which costs less than an array joined at each flush.
+let pending = ''
 let flushTimer: ReturnType<typeof setTimeout> | undefined
 let exitHooked = false
 
@@ -56,17 +56,16 @@ let exitHooked = false
 export function flushLogs(): void {
   clearTimeout(flushTimer)
   flushTimer = undefined
-  if (pending.length === 0) return
-  const text = pending.join('')
-  pending = []
-  pendingChars = 0
+  if (pending === '') return
+  const text = pending
+  pending = ''
   process.stdout.write(text)
 }
 
 function flushAtExit(): void {
-  if (pending.length === 0) return
-  const text = pending.join('')
-  pending = []
+  if (pending === '') return
+  const text = pending
+  pending = ''
   try {
     writeSync(1, text)
   } catch {
@@ -80,10 +79,31 @@ function writeToStdout(line: string): void {
     exitHooked = true
     process.on('exit', flushAtExit)
   }
-  pending.push(`${line}\n`)
-  pendingChars += line.length + 1
-  if (pendingChars >= flushAtChars) flushLogs()
+  pending += `${line}\n`
+  if (pending.length >= flushAtChars) flushLogs()
   else flushTimer ??= setTimeout(flushLogs, flushEveryMs)
+}
+
+// Many lines are written within one millisecond (one per request at info): the time is formatted once for them.
+let clockMs = -1
+let clockText = ''
+
+function timeNow(): string {
+  const ms = Date.now()
+  if (ms !== clockMs) {
+    clockMs = ms
+    clockText = new Date(ms).toISOString()
+  }
+  return clockText
+}
+
+/** The members of a JSON object as text, each after a comma: `,"a":1,"b":"x"`, or '' for none. */
+function members(fields: LogFields): string {
+  const text =
+    fields['error'] === undefined
+      ? JSON.stringify(fields)
+      : JSON.stringify({ ...fields, error: describeError(fields['error']) })
+  return text.length > 2 ? `,${text.slice(1, -1)}` : ''
 }
 
 /** JSON lines: level, time, the bound fields (role), message, then the line's own fields. */
@@ -91,19 +111,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const threshold = rank[options.level ?? 'info']
   const write = options.write ?? writeToStdout
   const bound = options.fields ?? {}
-  const emit = (level: LogLevel, message: string, fields: LogFields = {}): void => {
+  // The fields every line carries are the same each time: serialized once.
+  const boundText = members(bound)
+  const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
     if (rank[level] < threshold) return
-    const line: Record<string, unknown> = {
-      level,
-      time: new Date().toISOString(),
-      ...bound,
-      ...options.context?.(),
-      message,
-    }
-    for (const [key, value] of Object.entries(fields)) {
-      line[key] = key === 'error' ? describeError(value) : value
-    }
-    write(JSON.stringify(line))
+    const context = options.context?.()
+    write(
+      `{"level":"${level}","time":"${timeNow()}"${boundText}${context ? members(context) : ''},"message":${JSON.stringify(message)}${fields ? members(fields) : ''}}`,
+    )
   }
   return {
     debug: (message, fields) => emit('debug', message, fields),

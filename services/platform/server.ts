@@ -29,10 +29,14 @@ export interface RequestContext {
 }
 
 /**
- * One step around the handler, in the shape of Hono's middleware: it runs code before `next()`, awaits the
- * response, and may look at it or change its headers before it leaves.
+ * One step around the handler, in the shape of Hono's middleware: it runs code before `next()`, gets the response,
+ * and may look at it or change its headers before it leaves. A handler that answers at once gives its response
+ * without a promise, so that a middleware can too: a promise per request costs more than most of its work.
  */
-export type Middleware = (context: RequestContext, next: () => Promise<Response>) => Promise<Response>
+export type Middleware = (
+  context: RequestContext,
+  next: () => Response | Promise<Response>,
+) => Response | Promise<Response>
 
 export interface HttpServerOptions {
   /** 0 picks a free port. */
@@ -110,11 +114,18 @@ type Handler = (request: Request) => Response | Promise<Response>
 
 /** One request on its way through the server: what the middleware sees of it. */
 class ServedRequest implements RequestContext {
+  #path: string | undefined
+
   constructor(
     public request: Request,
-    readonly path: string,
     private readonly peerOf: PeerAddress,
   ) {}
+
+  /** Worked out when first asked: most requests are never asked. */
+  get path(): string {
+    this.#path ??= pathOf(this.request.url)
+    return this.#path
+  }
 
   peer(): string | undefined {
     return this.peerOf(this.request)
@@ -146,7 +157,7 @@ export function startHttpServer(app: AnyElysia, options: HttpServerOptions): Htt
 
   /** A body is counted before any handler sees it: by Content-Length when given, else by reading it. */
   const withBody = async (handler: Handler, served: ServedRequest): Promise<Response> => {
-    const { request, path } = served
+    const { request } = served
     try {
       const declared = request.headers.get('content-length')
       if (declared !== null) return Number(declared) > maxBodyBytes ? tooLarge() : await handler(request)
@@ -157,32 +168,30 @@ export function startHttpServer(app: AnyElysia, options: HttpServerOptions): Htt
       served.request = counted
       return await handler(counted)
     } catch (error) {
-      return failed(request, path, error)
-    }
-  }
-
-  /** The handler, with every failure turned into an answer; no promise of its own for a request without a body. */
-  const handle = (handler: Handler, served: ServedRequest): Response | Promise<Response> => {
-    const { request } = served
-    if (request.body !== null) return withBody(handler, served)
-    try {
-      const response = handler(request)
-      return response instanceof Promise
-        ? response.catch((error: unknown) => failed(request, served.path, error))
-        : response
-    } catch (error) {
       return failed(request, served.path, error)
     }
   }
 
-  const serve = (handler: Handler, incoming: Request): Response | Promise<Response> => {
+  /** A request with a body, or without a usable URL: the rare path, with every check. */
+  const careful = (handler: Handler, incoming: Request): Response | Promise<Response> => {
     // Bun hands over a relative URL when the Host header is missing or not a host; nothing downstream expects one.
     const request = incoming.url.charCodeAt(0) === slash ? withoutHost(incoming) : incoming
     if (request instanceof Response) return request
-    const served = new ServedRequest(request, pathOf(request.url), peerAddress)
-    if (middleware === undefined) return handle(handler, served)
-    // `handle` answers every failure; a middleware that throws is a bug, answered by Bun.serve's error handler.
-    return middleware(served, async () => handle(handler, served))
+    const served = new ServedRequest(request, peerAddress)
+    if (request.body === null) {
+      return middleware === undefined ? handler(request) : middleware(served, () => handler(served.request))
+    }
+    return middleware === undefined ? withBody(handler, served) : middleware(served, () => withBody(handler, served))
+  }
+
+  // The common request (a GET or HEAD with an absolute URL) reaches its handler with nothing of ours in between but
+  // the middleware; Elysia's compiled handler answers every error it throws. A middleware that throws is a bug,
+  // answered by Bun.serve's error handler.
+  const serve = (handler: Handler, request: Request): Response | Promise<Response> => {
+    const method = request.method
+    if ((method !== 'GET' && method !== 'HEAD') || request.url.charCodeAt(0) === slash) return careful(handler, request)
+    if (middleware === undefined) return handler(request)
+    return middleware(new ServedRequest(request, peerAddress), () => handler(request))
   }
 
   // The access log's line is built only when info is on; the line itself leaves in a buffered write.
@@ -198,7 +207,7 @@ export function startHttpServer(app: AnyElysia, options: HttpServerOptions): Htt
       return response
     }
     const response = serve(handler, incoming)
-    return response instanceof Response ? answer(response) : response.then(answer)
+    return response instanceof Promise ? response.then(answer) : answer(response)
   }
 
   app.wrap((compiled) => {

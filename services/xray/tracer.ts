@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { readFileSync } from 'node:fs'
 import {
   CliProblems,
+  contentLengthOf,
   type FetchLike,
   failureOf,
   type LogFields,
@@ -237,8 +238,9 @@ interface Incoming {
  * composite propagator does.
  */
 function incomingTrace(request: Request, readXray: boolean, readW3c: boolean, xrayLast: boolean): Incoming | undefined {
-  const xray = readXray ? parseTraceHeader(request.headers.get(xrayHeader)) : undefined
-  const w3c = readW3c ? parseTraceParent(request.headers.get('traceparent')) : undefined
+  const headers = request.headers
+  const xray = readXray ? parseTraceHeader(headers.get(xrayHeader)) : undefined
+  const w3c = readW3c ? parseTraceParent(headers.get('traceparent')) : undefined
   const fromW3c = w3c && {
     traceId: toXrayTraceId(w3c.traceId),
     parentId: w3c.parentId,
@@ -466,10 +468,11 @@ export function createTracer(options: TracerOptions): Tracer {
     }
     finish(response: Response): Response {
       const document = this.entity
-      const length = response.headers.get('content-length')
+      const length = contentLengthOf(response)
       document.http = {
         request: this.httpRequest,
-        response: { status: response.status, ...(length === null ? {} : { content_length: Number(length) }) },
+        response:
+          length === undefined ? { status: response.status } : { status: response.status, content_length: length },
       }
       flagStatus(document, response.status)
       if (response.status >= 500) {
@@ -514,7 +517,16 @@ export function createTracer(options: TracerOptions): Tracer {
 
   const middleware: Middleware = function traceRequest(context, next) {
     const requestTrace = begin(context)
-    return storage.run(requestTrace, next).then(
+    let answer: Response | Promise<Response>
+    try {
+      answer = storage.run(requestTrace, next)
+    } catch (error) {
+      requestTrace.fail(error)
+      throw error
+    }
+    // A handler that answered at once is finished at once: no promise for the common case.
+    if (answer instanceof Response) return requestTrace.finish(answer)
+    return answer.then(
       (response) => requestTrace.finish(response),
       (error: unknown) => {
         requestTrace.fail(error)
@@ -525,7 +537,7 @@ export function createTracer(options: TracerOptions): Tracer {
 
   return {
     middleware,
-    around(request, next, peer) {
+    async around(request, next, peer) {
       const context: RequestContext = { request, path: pathOf(request.url), peer: () => peer?.(request) }
       return middleware(context, () => next(request))
     },
