@@ -75,6 +75,31 @@ describe('the CLI, as a compiled binary', () => {
     ])
   })
 
+  test('the notification role logs why a mail was not sent: the socket error, never the password', async () => {
+    // A port nothing listens on: the SMTP connection is refused.
+    const closed = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+    const smtpPort = closed.port
+    closed.stop(true)
+    await using app = spawnApp(['serve', '--role=notification', '--port', '0'], {
+      AWS_MAIL_SERVER_HOST: '127.0.0.1',
+      AWS_MAIL_SERVER_PORT: String(smtpPort),
+      AWS_MAIL_SERVER_USERNAME: 'ses-user',
+      AWS_MAIL_SERVER_PASSWORD: 'ses-password-do-not-print',
+      AWS_MAIL_SERVER_FROM_ADDRESS: 'stacksimplify@gmail.com',
+      AWS_XRAY_SDK_ENABLED: 'false',
+    })
+    const listening = await app.waitForLog((line) => line['message'] === 'notification listening')
+    const response = await fetch(`http://127.0.0.1:${listening['port']}/notification/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ subject: 's', content: 'c', toEmails: ['a@example.com'] }),
+    })
+    expect(response.status).toBe(503)
+    const line = await app.waitForLog((l) => l['message'] === 'mail not sent')
+    expect(line).toMatchObject({ level: 'warn', smtpHost: '127.0.0.1', error: { code: 'ECONNREFUSED' } })
+    expect(app.stdout()).not.toContain('ses-password-do-not-print')
+  })
+
   test('dev names the variable that moves a port something else holds', async () => {
     using held = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
     const ports = {
