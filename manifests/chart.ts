@@ -5,6 +5,7 @@ import {
   deploymentRecord,
   deploymentRecordKey,
   deploymentRecordName,
+  shutdownGraceMs,
 } from '../services/platform'
 import { type CollectorParts, collectorParts, hardened } from './collectors'
 import { type ManifestOptions, type ManifestSecrets, sendsOtlp } from './options'
@@ -24,8 +25,8 @@ const ingressName = 'eks-microservices-demo'
 
 // Shutdown behind a load balancer: on termination the pod first keeps serving while the endpoint change reaches
 // the ALB (or kube-proxy), then gets SIGTERM, drains, and exits; the grace period covers all of it.
-/** How long the roles may take after SIGTERM before they exit regardless (services/platform stopOnSignal). */
-const appStopSeconds = 12
+/** How long the roles may take after SIGTERM before they exit regardless (a mail in flight included). */
+const appStopSeconds = Math.ceil(shutdownGraceMs / 1000)
 /** preStop sleep: the ALB needs a few seconds to deregister a target, kube-proxy less. */
 const preStopSeconds = { usermgmt: 15, notification: 5 } as const
 /** Room after the app exits for the Fargate sidecar collector to send what it holds. */

@@ -21,6 +21,7 @@ import {
   ServiceAccount,
 } from 'kubernetes-models/v1'
 import { parseAllDocuments } from 'yaml'
+import { shutdownGraceMs } from '../services/platform'
 import { collectorConfigProblems, type Listeners } from './collector-checks'
 
 export interface K8sObject {
@@ -456,8 +457,8 @@ export interface ExpectedDeployment {
   readonly record: Readonly<Record<string, unknown>>
 }
 
-/** The roles exit at the latest 12 s after SIGTERM (services/platform stopOnSignal). */
-const appStopSeconds = 12
+/** The roles exit at the latest this long after SIGTERM (services/platform stopOnSignal). */
+const appStopSeconds = Math.ceil(shutdownGraceMs / 1000)
 const mebibytes = (quantity: string | number | undefined) => {
   const match = /^(\d+)(Mi|Gi)$/.exec(String(quantity ?? ''))
   return match ? Number(match[1]) * (match[2] === 'Gi' ? 1024 : 1) : 0
