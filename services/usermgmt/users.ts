@@ -54,8 +54,17 @@ async function requireLookup(db: UsermgmtDb, username: string): Promise<void> {
   if ((await unstorableFields(db, { username })).length > 0) throw notFound(username)
 }
 
+const listQuery = (db: UsermgmtDb) => db.selectFrom('users').select(visibleColumns).orderBy('username')
+// The list is the same query every time: built and compiled once per database, not on every request.
+const compiledLists = new WeakMap<UsermgmtDb, ReturnType<ReturnType<typeof listQuery>['compile']>>()
+
 export async function listUsers(db: UsermgmtDb): Promise<UserView[]> {
-  const rows = await db.selectFrom('users').select(visibleColumns).orderBy('username').execute()
+  let compiled = compiledLists.get(db)
+  if (compiled === undefined) {
+    compiled = listQuery(db).compile()
+    compiledLists.set(db, compiled)
+  }
+  const { rows } = await db.executeQuery(compiled)
   return rows.map(toView)
 }
 
