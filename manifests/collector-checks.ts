@@ -5,6 +5,7 @@
 // to it, and name every field a collector needs that is missing or wrong.
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { describeIssue } from '../services/platform'
 
 /** The part of a container these checks read. */
 export interface CollectorContainer {
@@ -85,7 +86,7 @@ const adotConfig = z.strictObject({
 })
 
 function issues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`)
+  return error.issues.map((issue) => describeIssue(issue, '(top)'))
 }
 
 /** The value of `--flag=value` or `-f value` among a container's arguments. */

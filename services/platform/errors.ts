@@ -1,3 +1,4 @@
+import type { z } from 'zod'
 import { json } from './responses'
 
 /** What went wrong, in terms that have an HTTP meaning. The only place that picks a status is `statusOf`. */
@@ -144,4 +145,9 @@ export function noteFailure(request: Request, failure: unknown): void {
 /** What a request's 5xx answer stands for, if the error handling noted it. */
 export function failureOf(request: Request): unknown {
   return failures.get(request)
+}
+
+/** One schema problem as `where: what`, naming `whole` when it is the value as a whole that is wrong. */
+export function describeIssue(issue: z.core.$ZodIssue | undefined, whole: string): string {
+  return `${issue?.path.map(String).join('.') || whole}: ${issue?.message ?? 'invalid'}`
 }

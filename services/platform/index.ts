@@ -69,6 +69,7 @@ export {
   AppError,
   apiErrorBody,
   apiErrorResponse,
+  describeIssue,
   type ErrorKind,
   failureOf,
   formatApiTimestamp,

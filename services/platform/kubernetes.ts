@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import { z } from 'zod'
 import type { Env } from './cli'
 import type { HostPort } from './config'
+import { describeIssue } from './errors'
 
 /** Where the API's address and credentials come from. */
 export type KubernetesSource =
@@ -307,9 +308,10 @@ export async function createKubernetesClient(
   function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
     const parsed = schema.safeParse(value)
     if (parsed.success) return parsed.data
-    const issue = parsed.error.issues[0]
-    const where = issue?.path.join('.') ?? ''
-    throw new KubernetesError('failed', `cannot ${what}: unexpected answer (${where || 'body'}: ${issue?.message})`)
+    throw new KubernetesError(
+      'failed',
+      `cannot ${what}: unexpected answer (${describeIssue(parsed.error.issues[0], 'body')})`,
+    )
   }
 
   return {

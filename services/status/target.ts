@@ -6,6 +6,7 @@ import {
   deploymentRecord,
   deploymentRecordKey,
   deploymentRecordName,
+  describeIssue,
   type KubernetesClient,
 } from '../platform'
 import { configMap, resources } from './objects'
@@ -85,10 +86,7 @@ export async function readRecord(kube: KubernetesClient, namespace: string): Pro
       why: `it was written by a newer ./app (record version ${version}; this one reads version 1): update ./app`,
     }
   const parsed = deploymentRecord.safeParse(json)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    return { kind: 'invalid', why: `${issue?.path.join('.') || 'record'}: ${issue?.message}` }
-  }
+  if (!parsed.success) return { kind: 'invalid', why: describeIssue(parsed.error.issues[0], 'record') }
   for (const [key, value] of [
     ['namespace', parsed.data.namespace],
     ['collectorNamespace', parsed.data.collectorNamespace],

@@ -2,6 +2,7 @@
 // ./proto as its schema, parsed once and carried in the binary) and JSON, both to and from the one model in
 // otlp-model.ts. The only importer of protobufjs.
 import protobuf from 'protobufjs'
+import { describeIssue } from '../platform'
 import {
   type ExportTraceServiceRequest,
   type ExportTraceServiceResponse,
@@ -129,8 +130,7 @@ export function decodeTraceRequest(body: Uint8Array, encoding: OtlpEncoding): De
   try {
     const parsed = exportTraceServiceRequestSchema.safeParse(raw)
     if (parsed.success) return { ok: true, value: parsed.data }
-    const issue = parsed.error.issues[0]
-    return { ok: false, problem: `${issue?.path.join('.') || 'request'}: ${issue?.message ?? 'invalid'}` }
+    return { ok: false, problem: describeIssue(parsed.error.issues[0], 'request') }
   } catch (error) {
     // Values nested deeper than the stack allows are no telemetry anyone sends.
     return { ok: false, problem: `not an ExportTraceServiceRequest: ${messageOf(error)}` }

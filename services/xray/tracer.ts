@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import {
   CliProblems,
   contentLengthOf,
+  describeIssue,
   type FetchLike,
   failureOf,
   type LogFields,
@@ -136,10 +137,7 @@ export function loadSamplingRules(file: string): SamplingRules {
   }
   const parsed = samplingRules.safeParse(raw)
   if (!parsed.success) {
-    const issue = parsed.error.issues[0]
-    throw new TracingConfigError(
-      `AWS_XRAY_SAMPLING_RULES: ${file}: ${issue?.path.join('.') || 'file'}: ${issue?.message ?? 'invalid'}`,
-    )
+    throw new TracingConfigError(`AWS_XRAY_SAMPLING_RULES: ${file}: ${describeIssue(parsed.error.issues[0], 'file')}`)
   }
   return parsed.data
 }
