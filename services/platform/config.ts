@@ -250,25 +250,18 @@ const requiredText = {
 
 const host = z.string(requiredText).trim().max(253).regex(hostPattern, 'must be a host name or an IP address')
 
-const port = z
-  .string()
-  .trim()
-  .regex(/^\d+$/, 'must be a port number from 1 to 65535')
-  .transform(Number)
-  .pipe(
-    z
-      .number()
-      .int()
-      .min(1, 'must be a port number from 1 to 65535')
-      .max(65535, 'must be a port number from 1 to 65535'),
-  )
+/** Digits only, read as a number from min to max; every way to miss gets the same message. */
+function wholeNumber(min: number, max: number, message: string) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, message)
+    .transform(Number)
+    .pipe(z.number().int().min(min, message).max(max, message))
+}
 
-const listenPort = z
-  .string()
-  .trim()
-  .regex(/^\d+$/, 'must be a port number from 0 to 65535')
-  .transform(Number)
-  .pipe(z.number().int().max(65535, 'must be a port number from 0 to 65535'))
+const port = wholeNumber(1, 65535, 'must be a port number from 1 to 65535')
+const listenPort = wholeNumber(0, 65535, 'must be a port number from 0 to 65535')
 
 function boolean() {
   return z
@@ -348,14 +341,7 @@ const serviceToken = z
   .regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'may hold only letters, digits and -._~+/ (then = padding)')
 
 function count(min: number, fallback: number) {
-  const message = `must be a whole number from ${min} to 1000000`
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, message)
-    .transform(Number)
-    .pipe(z.number().int().min(min, message).max(1_000_000, message))
-    .default(fallback)
+  return wholeNumber(min, 1_000_000, `must be a whole number from ${min} to 1000000`).default(fallback)
 }
 
 function rateLimit(limit: number, burst: number, window: RateLimitConfig['window']): RateLimitConfig | undefined {
@@ -370,15 +356,15 @@ const jwtOnly = [
   'AUTH_WRITE_SCOPE',
 ] as const
 
+/** A problem the schema cannot see, found on the raw values beside it and reported in the same pass. */
+function envIssue(name: string, message: string, input: string | undefined): z.core.$ZodIssue {
+  return { code: 'custom', path: [name], message, input }
+}
+
 /** AUTH_MODE=jwt needs an issuer and an audience; AUTH_JWT_* without it would look protected and be open. */
 function authProblems(values: Readonly<Record<string, string>>): z.core.$ZodIssue[] {
   const mode = values['AUTH_MODE'] ?? 'none'
-  const issue = (name: string, message: string): z.core.$ZodIssue => ({
-    code: 'custom',
-    path: [name],
-    message,
-    input: values[name],
-  })
+  const issue = (name: string, message: string) => envIssue(name, message, values[name])
   if (mode === 'jwt') {
     return (['AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'] as const)
       .filter((name) => values[name] === undefined)
@@ -545,21 +531,15 @@ const compression = z
   .toLowerCase()
   .pipe(z.enum(['gzip', 'none'], { error: 'must be gzip or none' }))
 
-function wholeNumber(min: number, max: number, unit: string) {
-  const message = `must be a whole number of ${unit} from ${min} to ${max}`
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, message)
-    .transform(Number)
-    .pipe(z.number().int().min(min, message).max(max, message))
+function amount(min: number, max: number, unit: string) {
+  return wholeNumber(min, max, `must be a whole number of ${unit} from ${min} to ${max}`)
 }
 
-const otlpTimeout = wholeNumber(1, 120_000, 'milliseconds')
+const otlpTimeout = amount(1, 120_000, 'milliseconds')
 /** X-Ray's OTLP endpoint takes at most 10,000 spans a request. */
 const maxBatchSpans = 10_000
-const batchSize = wholeNumber(1, maxBatchSpans, 'spans')
-const queueSize = wholeNumber(1, 100_000, 'spans')
+const batchSize = amount(1, maxBatchSpans, 'spans')
+const queueSize = amount(1, 100_000, 'spans')
 
 const xrayEnv = {
   AWS_XRAY_SDK_ENABLED: boolean().default(true),
@@ -590,8 +570,8 @@ const xrayEnv = {
   OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: compression.optional(),
   OTEL_EXPORTER_OTLP_TIMEOUT: otlpTimeout.optional(),
   OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: otlpTimeout.optional(),
-  OTEL_BSP_SCHEDULE_DELAY: wholeNumber(1, 60_000, 'milliseconds').default(defaultOtlpConfig.batch.scheduleDelayMs),
-  OTEL_BSP_EXPORT_TIMEOUT: wholeNumber(1, 600_000, 'milliseconds').default(defaultOtlpConfig.batch.exportTimeoutMs),
+  OTEL_BSP_SCHEDULE_DELAY: amount(1, 60_000, 'milliseconds').default(defaultOtlpConfig.batch.scheduleDelayMs),
+  OTEL_BSP_EXPORT_TIMEOUT: amount(1, 600_000, 'milliseconds').default(defaultOtlpConfig.batch.exportTimeoutMs),
   OTEL_BSP_MAX_QUEUE_SIZE: queueSize.default(defaultOtlpConfig.batch.maxQueueSize),
   OTEL_BSP_MAX_EXPORT_BATCH_SIZE: batchSize.default(defaultOtlpConfig.batch.maxExportBatchSize),
   LOG_LEVEL: logLevel.default('info'),
@@ -612,8 +592,7 @@ const xrayEnv = {
  */
 function otelProblems(values: Readonly<Record<string, string>>): z.core.$ZodIssue[] {
   const issues: z.core.$ZodIssue[] = []
-  const issue = (name: string, message: string) =>
-    issues.push({ code: 'custom', path: [name], message, input: values[name] })
+  const issue = (name: string, message: string) => issues.push(envIssue(name, message, values[name]))
   const batch = batchSize.safeParse(values['OTEL_BSP_MAX_EXPORT_BATCH_SIZE'] ?? '512')
   const queue = queueSize.safeParse(values['OTEL_BSP_MAX_QUEUE_SIZE'] ?? '2048')
   if (batch.success && queue.success && batch.data > queue.data) {
@@ -689,12 +668,7 @@ function mailCredentialProblems(values: Readonly<Record<string, string>>): z.cor
   if (values['AWS_MAIL_SERVER_TLS'] === 'none') return []
   return (['AWS_MAIL_SERVER_USERNAME', 'AWS_MAIL_SERVER_PASSWORD'] as const)
     .filter((name) => values[name] === undefined)
-    .map((name) => ({
-      code: 'custom',
-      path: [name],
-      message: 'is required unless AWS_MAIL_SERVER_TLS=none',
-      input: undefined,
-    }))
+    .map((name) => envIssue(name, 'is required unless AWS_MAIL_SERVER_TLS=none', undefined))
 }
 
 const verifyingModes: readonly DatabaseSslMode[] = ['VERIFY_CA', 'VERIFY_IDENTITY']
@@ -726,9 +700,7 @@ function databaseTls(
   mode: DatabaseSslMode | undefined,
   caValue: string | undefined,
 ): { tls: DatabaseTls | undefined } | { issues: z.core.$ZodIssue[] } {
-  const issue = (message: string): { issues: z.core.$ZodIssue[] } => ({
-    issues: [{ code: 'custom', path: ['DB_SSL_CA'], message, input: caValue }],
-  })
+  const issue = (message: string) => ({ issues: [envIssue('DB_SSL_CA', message, caValue)] })
   const verifies = mode !== undefined && verifyingModes.includes(mode)
   if (caValue === '') return issue('must be a file path or rds')
   if (!verifies) {
