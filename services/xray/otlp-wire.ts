@@ -74,14 +74,27 @@ function wireRequest(request: ExportTraceServiceRequest) {
   }
 }
 
-/** The request as the bytes of either encoding. */
-export function encodeTraceRequest(request: ExportTraceServiceRequest, encoding: OtlpEncoding): Uint8Array {
-  if (encoding === 'json') return Buffer.from(JSON.stringify(request))
-  const { request: type } = schema()
-  return type.encode(wireRequest(request)).finish()
+/** A message as the bytes of either encoding; the protobuf schema is parsed only when protobuf is asked for. */
+function encodeMessage(message: keyof Messages, value: object, encoding: OtlpEncoding): Uint8Array {
+  if (encoding === 'json') return Buffer.from(JSON.stringify(value))
+  return schema()[message].encode(value).finish()
 }
 
 const toObjectOptions: protobuf.IConversionOptions = { longs: String, bytes: String, enums: Number }
+
+/** A message's bytes as a plain object, unchecked (protobuf ids still base64); throws on bytes that are none. */
+function decodeMessage(message: keyof Messages, body: Uint8Array, encoding: OtlpEncoding): unknown {
+  if (encoding === 'json') {
+    return JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
+  }
+  const type = schema()[message]
+  return type.toObject(type.decode(body), toObjectOptions)
+}
+
+/** The request as the bytes of either encoding. */
+export function encodeTraceRequest(request: ExportTraceServiceRequest, encoding: OtlpEncoding): Uint8Array {
+  return encodeMessage('request', encoding === 'json' ? request : wireRequest(request), encoding)
+}
 
 type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string }
 
@@ -118,12 +131,8 @@ function idsToHex(decoded: Record<string, unknown>): unknown {
 export function decodeTraceRequest(body: Uint8Array, encoding: OtlpEncoding): Decoded<ExportTraceServiceRequest> {
   let raw: unknown
   try {
-    if (encoding === 'json') {
-      raw = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'))
-    } else {
-      const { request: type } = schema()
-      raw = idsToHex(type.toObject(type.decode(body), toObjectOptions))
-    }
+    raw = decodeMessage('request', body, encoding)
+    if (encoding === 'protobuf') raw = idsToHex(raw as Record<string, unknown>)
   } catch (error) {
     return { ok: false, problem: `not an ExportTraceServiceRequest in ${encoding}: ${messageOf(error)}` }
   }
@@ -139,18 +148,12 @@ export function decodeTraceRequest(body: Uint8Array, encoding: OtlpEncoding): De
 
 /** The answer to an export: empty on full success, partialSuccess when spans were rejected. */
 export function encodeTraceResponse(response: ExportTraceServiceResponse, encoding: OtlpEncoding): Uint8Array {
-  if (encoding === 'json') return Buffer.from(JSON.stringify(response))
-  const { response: type } = schema()
-  return type.encode(response).finish()
+  return encodeMessage('response', response, encoding)
 }
 
 export function decodeTraceResponse(body: Uint8Array, encoding: OtlpEncoding): Decoded<ExportTraceServiceResponse> {
   try {
-    const raw =
-      encoding === 'json'
-        ? JSON.parse(Buffer.from(body).toString('utf8'))
-        : schema().response.toObject(schema().response.decode(body), toObjectOptions)
-    const parsed = exportTraceServiceResponseSchema.safeParse(raw)
+    const parsed = exportTraceServiceResponseSchema.safeParse(decodeMessage('response', body, encoding))
     return parsed.success
       ? { ok: true, value: parsed.data }
       : { ok: false, problem: 'not an ExportTraceServiceResponse' }
@@ -161,18 +164,12 @@ export function decodeTraceResponse(body: Uint8Array, encoding: OtlpEncoding): D
 
 /** google.rpc.Status, for a 4xx or 5xx answer. */
 export function encodeStatus(value: RpcStatus, encoding: OtlpEncoding): Uint8Array {
-  if (encoding === 'json') return Buffer.from(JSON.stringify(value))
-  const { status: type } = schema()
-  return type.encode(value).finish()
+  return encodeMessage('status', value, encoding)
 }
 
 export function decodeStatus(body: Uint8Array, encoding: OtlpEncoding): RpcStatus | undefined {
   try {
-    const raw =
-      encoding === 'json'
-        ? JSON.parse(Buffer.from(body).toString('utf8'))
-        : schema().status.toObject(schema().status.decode(body), toObjectOptions)
-    const parsed = rpcStatusSchema.safeParse(raw)
+    const parsed = rpcStatusSchema.safeParse(decodeMessage('status', body, encoding))
     return parsed.success ? parsed.data : undefined
   } catch {
     return undefined
