@@ -185,17 +185,9 @@ function spanFor(entity: EntityDocument): Span {
   return {
     id: entity.id,
     http(request, response) {
-      entity.http = {
-        request: { method: request.method, url: clip(stripQuery(request.url)) },
-        ...(response
-          ? {
-              response: {
-                status: response.status,
-                ...(response.contentLength === undefined ? {} : { content_length: response.contentLength }),
-              },
-            }
-          : {}),
-      }
+      const http: HttpBlock = { request: { method: request.method, url: clip(stripQuery(request.url)) } }
+      if (response) http.response = httpResponse(response.status, response.contentLength)
+      entity.http = http
       entity.traced = true
       if (response) flagStatus(entity, response.status)
     },
@@ -382,10 +374,9 @@ export function createTracer(options: TracerOptions): Tracer {
       propagate(request.headers, store, span.id ?? store.parentId)
       try {
         const response = await fetch(request)
-        const length = response.headers.get('content-length')
         span.http(
           { method: request.method, url: request.url },
-          { status: response.status, contentLength: length === null ? undefined : Number(length) },
+          { status: response.status, contentLength: contentLengthOf(response) },
         )
         return response
       } catch (error) {
@@ -466,12 +457,7 @@ export function createTracer(options: TracerOptions): Tracer {
     }
     finish(response: Response): Response {
       const document = this.entity
-      const length = contentLengthOf(response)
-      document.http = {
-        request: this.httpRequest,
-        response:
-          length === undefined ? { status: response.status } : { status: response.status, content_length: length },
-      }
+      document.http = { request: this.httpRequest, response: httpResponse(response.status, contentLengthOf(response)) }
       flagStatus(document, response.status)
       if (response.status >= 500) {
         const failure = failureOf(this.context.request)
@@ -572,7 +558,13 @@ export function createTracer(options: TracerOptions): Tracer {
   }
 }
 
-type HttpRequestBlock = NonNullable<NonNullable<EntityDocument['http']>['request']>
+type HttpBlock = NonNullable<EntityDocument['http']>
+type HttpRequestBlock = NonNullable<HttpBlock['request']>
+
+/** The answer's part of an http block, for a segment and a subsegment alike: a length only when one is known. */
+function httpResponse(status: number, contentLength: number | undefined): NonNullable<HttpBlock['response']> {
+  return contentLength === undefined ? { status } : { status, content_length: contentLength }
+}
 
 /** The response with the request's X-Amzn-Trace-Id. */
 function answered(response: Response, value: string): Response {
