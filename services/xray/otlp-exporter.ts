@@ -71,10 +71,13 @@ type Attempt =
   | { readonly outcome: 'retry'; readonly afterMs: number | undefined; readonly reason: string }
   | { readonly outcome: 'refused'; readonly reason: string }
 
-interface Batch {
-  readonly documents: EntityDocument[]
+/** A document waiting to be sent, with its span count worked out once, when it was queued. */
+interface Queued {
+  readonly document: EntityDocument
   readonly spans: number
 }
+
+const spansIn = (entries: readonly Queued[]) => entries.reduce((sum, entry) => sum + entry.spans, 0)
 
 export function createOtlpExporter(options: OtlpExporterOptions): OtlpExporter {
   const { config, log } = options
@@ -90,7 +93,7 @@ export function createOtlpExporter(options: OtlpExporterOptions): OtlpExporter {
   }
   if (config.compression === 'gzip') staticHeaders['content-encoding'] = 'gzip'
 
-  let queue: EntityDocument[] = []
+  let queue: Queued[] = []
   let queuedSpans = 0
   const counts = { sent: 0, dropped: 0, failed: 0, rejected: 0 }
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -124,32 +127,32 @@ export function createOtlpExporter(options: OtlpExporterOptions): OtlpExporter {
   }
 
   /** Documents for one request: whole documents, at most the batch size unless one document alone is larger. */
-  const takeBatch = (): Batch => {
-    const documents: EntityDocument[] = []
+  const takeBatch = (): Queued[] => {
+    const batch: Queued[] = []
     let spans = 0
     while (queue.length > 0) {
       const next = queue[0]
       if (next === undefined) break
-      const count = spanCount(next)
-      if (documents.length > 0 && spans + count > limits.maxExportBatchSize) break
-      documents.push(next)
+      if (batch.length > 0 && spans + next.spans > limits.maxExportBatchSize) break
+      batch.push(next)
       queue.shift()
-      spans += count
+      spans += next.spans
     }
     queuedSpans -= spans
-    return { documents, spans }
+    return batch
   }
 
   /** The request bodies for a batch: halved until each fits maxRequestBytes. */
-  const encode = (documents: EntityDocument[]): { body: Uint8Array; spans: number }[] => {
-    const request = toOtlpRequest(documents, options.resource(), scope)
+  const encode = (batch: Queued[]): { body: Uint8Array; spans: number }[] => {
+    const request = toOtlpRequest(
+      batch.map((entry) => entry.document),
+      options.resource(),
+      scope,
+    )
     const body = encodeTraceRequest(request, encoding)
-    if (body.byteLength <= maxRequestBytes || documents.length === 1) {
-      const spans = documents.reduce((sum, document) => sum + spanCount(document), 0)
-      return [{ body, spans }]
-    }
-    const half = Math.ceil(documents.length / 2)
-    return [...encode(documents.slice(0, half)), ...encode(documents.slice(half))]
+    if (body.byteLength <= maxRequestBytes || batch.length === 1) return [{ body, spans: spansIn(batch) }]
+    const half = Math.ceil(batch.length / 2)
+    return [...encode(batch.slice(0, half)), ...encode(batch.slice(half))]
   }
 
   const attempt = async (body: Uint8Array, deadline: number): Promise<Attempt> => {
@@ -246,12 +249,12 @@ export function createOtlpExporter(options: OtlpExporterOptions): OtlpExporter {
       // Between schedules, send only full batches; close() and the timer send what there is.
       if (!closing && !flushDue && queuedSpans < limits.maxExportBatchSize) break
       flushDue = false
-      const { documents } = takeBatch()
+      const batch = takeBatch()
       let parts: { body: Uint8Array; spans: number }[]
       try {
-        parts = encode(documents)
+        parts = encode(batch)
       } catch (error) {
-        const spans = documents.reduce((sum, document) => sum + spanCount(document), 0)
+        const spans = spansIn(batch)
         counts.failed += spans
         log.error('could not encode spans for OTLP', { error, spans })
         continue
@@ -288,13 +291,13 @@ export function createOtlpExporter(options: OtlpExporterOptions): OtlpExporter {
       }
       let dropped = 0
       for (const document of documents) {
-        const count = spanCount(document)
-        if (queuedSpans + count > limits.maxQueueSize) {
-          dropped += count
+        const spans = spanCount(document)
+        if (queuedSpans + spans > limits.maxQueueSize) {
+          dropped += spans
           continue
         }
-        queue.push(document)
-        queuedSpans += count
+        queue.push({ document, spans })
+        queuedSpans += spans
       }
       if (dropped > 0) {
         counts.dropped += dropped
