@@ -5,7 +5,7 @@
 // accepted and discarded, so SDKs that send all three do not complain. Spans become segment documents in the same
 // collector the UDP side fills.
 import { gunzipSync } from 'node:zlib'
-import type { Logger } from '../platform'
+import { type Logger, readBounded } from '../platform'
 import {
   decodeTraceRequest,
   type ExportTraceServiceResponse,
@@ -18,23 +18,17 @@ import type { Collector } from './collector'
 import type { Entity } from './document'
 import { documentsFromOtlp } from './otlp-documents'
 
-/** Why a request was refused as a whole. */
-export type OtlpRefusal =
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'unsupported_media_type'
-  | 'too_large'
-  | 'bad_compression'
-  | 'bad_request'
-
-const refusals: readonly OtlpRefusal[] = [
+const refusals = [
   'not_found',
   'method_not_allowed',
   'unsupported_media_type',
   'too_large',
   'bad_compression',
   'bad_request',
-]
+] as const
+
+/** Why a request was refused as a whole. */
+export type OtlpRefusal = (typeof refusals)[number]
 
 export interface OtlpReceiverStats {
   /** Export requests to /v1/traces that were read. */
@@ -84,26 +78,18 @@ async function readBody(request: Request, max: number): Promise<Uint8Array> {
   const tooLarge = () => new Refused('too_large', 413, `the body is larger than ${max} bytes`)
   const declared = Number(request.headers.get('content-length') ?? Number.NaN)
   if (declared > max) throw tooLarge()
-  const chunks: Uint8Array[] = []
-  let length = 0
+  let body: Uint8Array | undefined
   try {
-    for await (const chunk of request.body ?? []) {
-      length += chunk.byteLength
-      if (length > max) throw tooLarge()
-      chunks.push(chunk)
-    }
-  } catch (error) {
-    if (error instanceof Refused) throw error
+    body = await readBounded(request.body, max)
+  } catch {
     throw new Refused('bad_request', 400, 'the body could not be read to its end')
   }
-  return Buffer.concat(chunks, length)
+  if (body === undefined) throw tooLarge()
+  return body
 }
 
-function decompress(body: Uint8Array, contentEncoding: string, max: number): Uint8Array {
-  if (contentEncoding === '' || contentEncoding === 'identity') return body
-  if (contentEncoding !== 'gzip') {
-    throw new Refused('unsupported_media_type', 415, `Content-Encoding ${contentEncoding} is not supported: use gzip`)
-  }
+/** A gzipped body, unpacked no further than the limit allows (the request's Content-Encoding is checked first). */
+function gunzip(body: Uint8Array, max: number): Uint8Array {
   try {
     return gunzipSync(body, { maxOutputLength: max })
   } catch (error) {
@@ -153,7 +139,8 @@ export function createOtlpReceiver(options: OtlpReceiverOptions): OtlpReceiver {
           `Content-Encoding ${contentEncoding} is not supported: use gzip`,
         )
       }
-      const body = decompress(await readBody(request, max), contentEncoding, max)
+      const read = await readBody(request, max)
+      const body = contentEncoding === 'gzip' ? gunzip(read, max) : read
       if (path !== '/v1/traces') {
         counts.discarded++
         // An empty Export*ServiceResponse looks the same for every signal.

@@ -122,5 +122,6 @@ export {
   type PeerAddress,
   pathOf,
   type RequestContext,
+  readBounded,
   startHttpServer,
 } from './server'

@@ -68,15 +68,19 @@ function tooLarge(): Response {
   )
 }
 
-async function readBounded(body: ReadableStream<Uint8Array>): Promise<Uint8Array | undefined> {
+/** A body read no further than `max` bytes: undefined once it is larger. Throws when the stream fails. */
+export async function readBounded(
+  body: ReadableStream<Uint8Array> | null,
+  max: number,
+): Promise<Uint8Array | undefined> {
   const chunks: Uint8Array[] = []
   let size = 0
-  for await (const chunk of body) {
+  for await (const chunk of body ?? []) {
     size += chunk.byteLength
-    if (size > maxBodyBytes) return undefined
+    if (size > max) return undefined
     chunks.push(chunk)
   }
-  return Buffer.concat(chunks)
+  return Buffer.concat(chunks, size)
 }
 
 /** A request rebuilt (a counted body, a missing Host) keeps the route parameters Bun's router put on the original. */
@@ -161,7 +165,7 @@ export function startHttpServer(app: AnyElysia, options: HttpServerOptions): Htt
     try {
       const declared = request.headers.get('content-length')
       if (declared !== null) return Number(declared) > maxBodyBytes ? tooLarge() : await handler(request)
-      const body = request.body === null ? undefined : await readBounded(request.body)
+      const body = await readBounded(request.body, maxBodyBytes)
       if (body === undefined) return tooLarge()
       const counted = rebuilt(request, new Request(request, { body }))
       originals.set(counted, request)
