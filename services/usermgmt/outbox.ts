@@ -111,15 +111,6 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
     }
   }
 
-  async function countFailed(): Promise<number> {
-    const row = await db
-      .selectFrom('notification_outbox')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('status', '=', 'failed')
-      .executeTakeFirst()
-    return Number(row?.n ?? 0)
-  }
-
   async function deliverOne(
     entry: {
       id: number
@@ -160,7 +151,7 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
         log.error('outbox entry refused for good; not retrying (see app outbox list --status failed)', {
           outboxId: entry.id,
           attempts,
-          failedEntries: await countFailed(),
+          failedEntries: (await countOutbox(db)).failed,
           error,
         })
       } else {
@@ -228,8 +219,8 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
 
   queueMicrotask(run)
   void tracer
-    .untraced(countFailed)
-    .then((failed) => {
+    .untraced(() => countOutbox(db))
+    .then(({ failed }) => {
       if (failed > 0) {
         log.warn('the outbox holds mails refused for good (see app outbox list --status failed)', {
           failedEntries: failed,
