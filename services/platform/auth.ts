@@ -2,6 +2,11 @@
 // notification role. The only importer of jose.
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { createRemoteJWKSet, errors, JWTPayload, JWTVerifyGetKey } from 'jose'
+import { z } from 'zod'
+import { type AuthConfig, isTrustedKeyUrl } from './config'
+import { AppError } from './errors'
+import type { Logger } from './logger'
+import type { Secret } from './secret'
 
 type Jose = typeof import('jose')
 let jose: Promise<Jose> | undefined
@@ -11,12 +16,6 @@ function loadJose(): Promise<Jose> {
   jose ??= import('jose')
   return jose
 }
-
-import { z } from 'zod'
-import { type AuthConfig, isTrustedKeyUrl } from './config'
-import { AppError } from './errors'
-import type { Logger } from './logger'
-import type { Secret } from './secret'
 
 /** What a route needs: reading users, or changing them. */
 export type Permission = 'read' | 'write'
