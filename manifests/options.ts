@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { defaultAppNamespace, defaultCollectorNamespace } from '../services/platform'
+import { defaultAppNamespace, defaultCollectorNamespace, dnsLabelPattern } from '../services/platform'
 import { type CollectorKind, collectorKinds, collectors } from './wiring'
 
 // Every value the course told users to edit by hand is an option here; secrets are not (see ManifestSecrets).
@@ -17,7 +17,7 @@ const hostname = z
 const dnsLabel = z
   .string({ error: 'must be text' })
   .trim()
-  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a lowercase DNS label (a-z, 0-9, -)')
+  .regex(dnsLabelPattern, 'must be a lowercase DNS label (a-z, 0-9, -)')
 
 /** registry/name:tag or @digest; a bare name would be pulled from Docker Hub's library, never ours. */
 const image = z

@@ -10,6 +10,9 @@ export const deploymentRecordKey = 'deployment.json'
 export const defaultAppNamespace = 'default'
 export const defaultCollectorNamespace = 'xray-system'
 
+/** An RFC 1123 DNS label: what Kubernetes requires of a namespace's name, and both commands check. */
+export const dnsLabelPattern = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
+
 export const deploymentRecord = z.object({
   /** Bumped when the shape changes, so an older status can say it does not understand a newer record. */
   version: z.literal(1),

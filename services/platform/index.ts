@@ -63,6 +63,7 @@ export {
   deploymentRecord,
   deploymentRecordKey,
   deploymentRecordName,
+  dnsLabelPattern,
 } from './deployment'
 export {
   type ApiErrorBody,

@@ -7,6 +7,7 @@ import {
   deploymentRecordKey,
   deploymentRecordName,
   describeIssue,
+  dnsLabelPattern,
   type KubernetesClient,
 } from '../platform'
 import { configMap, resources } from './objects'
@@ -43,7 +44,7 @@ export type RecordLookup =
 
 /** A DNS label, as Kubernetes requires of a namespace name. */
 export function isNamespaceName(name: string): boolean {
-  return /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)
+  return dnsLabelPattern.test(name)
 }
 
 /** The objects `./app manifests` makes for a collector (its manifests/wiring.ts; a test holds the two together). */
