@@ -10,7 +10,6 @@ import {
   sampleEverythingRulesFile,
   spawnApp,
   startFakeDaemon,
-  testServer,
   waitUntil,
 } from '../services/testing'
 
@@ -165,13 +164,7 @@ describe('the CLI, as a compiled binary', () => {
 
   test('migrate creates the schema and exits 0, then reports it up to date; an unreachable database exits 1', async () => {
     await using db = await createTestDatabase()
-    const env = {
-      DB_HOSTNAME: db.config.host,
-      DB_PORT: String(db.config.port),
-      DB_NAME: db.config.name,
-      DB_USERNAME: db.config.user,
-      DB_PASSWORD: testServer().password,
-    }
+    const env = db.env
     expect(runApp(['migrate'], env)).toEqual({
       code: 0,
       stdout: `${db.config.name}@${db.config.host}: applied 0001_users, 0002_users_email_unique, 0003_notification_outbox\n`,

@@ -11,7 +11,6 @@ import {
   startOidcIssuer,
   type TestDatabase,
   testAudience,
-  testServer,
   waitUntil,
 } from '../services/testing'
 
@@ -47,11 +46,7 @@ beforeAll(async () => {
   notificationBase = `http://127.0.0.1:${notificationPort}/notification`
   usermgmt = spawnApp(['serve', '--role=usermgmt', '--port', '0'], {
     ...xray,
-    DB_HOSTNAME: testDb.config.host,
-    DB_PORT: String(testDb.config.port),
-    DB_NAME: testDb.config.name,
-    DB_USERNAME: testDb.config.user,
-    DB_PASSWORD: testServer().password,
+    ...testDb.env,
     NOTIFICATION_SERVICE_HOST: '127.0.0.1',
     NOTIFICATION_SERVICE_PORT: String(notificationPort),
     NOTIFICATION_AUTH_TOKEN: serviceToken,

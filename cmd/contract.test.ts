@@ -11,7 +11,6 @@ import {
   startFakeDaemon,
   type TestDatabase,
   testCertificate,
-  testServer,
   waitUntil,
 } from '../services/testing'
 
@@ -57,11 +56,7 @@ beforeAll(async () => {
   sink = await startMailSink({ port: 0, tls: { key, cert }, auth: smtp })
   notification = await startNotificationBinary(0)
   usermgmt = spawnApp(['serve', '--role=usermgmt', '--port', '0'], {
-    DB_HOSTNAME: testDb.config.host,
-    DB_PORT: String(testDb.config.port),
-    DB_NAME: testDb.config.name,
-    DB_USERNAME: testDb.config.user,
-    DB_PASSWORD: testServer().password,
+    ...testDb.env,
     NOTIFICATION_SERVICE_HOST: '127.0.0.1',
     NOTIFICATION_SERVICE_PORT: String(notificationPort),
     AWS_XRAY_TRACING_NAME: 'User-Management-Microservice',

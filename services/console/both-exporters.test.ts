@@ -53,11 +53,7 @@ beforeAll(async () => {
   const notificationPort = (await notification.waitForLog((l) => l['message'] === 'notification listening'))['port']
   usermgmt = spawnApp(['serve', '--role=usermgmt', '--port', '0'], {
     ...tracing,
-    DB_HOSTNAME: testDb.config.host,
-    DB_PORT: String(testDb.config.port),
-    DB_NAME: testDb.config.name,
-    DB_USERNAME: testDb.config.user,
-    DB_PASSWORD: testDb.config.password.reveal(),
+    ...testDb.env,
     NOTIFICATION_SERVICE_HOST: '127.0.0.1',
     NOTIFICATION_SERVICE_PORT: String(notificationPort),
   })

@@ -14,6 +14,8 @@ export function testServer() {
 
 export interface TestDatabase {
   readonly config: DatabaseConfig
+  /** The DB_* variables that point `./app` at this database. */
+  readonly env: Readonly<Record<string, string>>
   /** Runs SQL on the test database directly, as an operator (or the original service) would. */
   query<TRow = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<TRow[]>
   drop(): Promise<void>
@@ -36,6 +38,13 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   }
   return {
     config: { host: server.host, port: server.port, name, user: server.user, password: new Secret(server.password) },
+    env: {
+      DB_HOSTNAME: server.host,
+      DB_PORT: String(server.port),
+      DB_NAME: name,
+      DB_USERNAME: server.user,
+      DB_PASSWORD: server.password,
+    },
     async query<TRow>(sql: string, values: unknown[] = []) {
       const [rows] = await admin.query(sql, values)
       return rows as TRow[]

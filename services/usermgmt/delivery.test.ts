@@ -12,7 +12,6 @@ import {
   spawnApp,
   startBalancer,
   type TestDatabase,
-  testServer,
   waitUntil,
 } from '../testing'
 import { createMysqlDatabase, type OutboxOptions, type RunningRole, startUsermgmt } from '.'
@@ -212,13 +211,7 @@ test('GIVEN an SMTP server that refuses a recipient for good WHEN the outbox giv
   )
   expect(sendStatuses(replicaLog.lines)).toEqual([502, 502, 502])
 
-  const dbEnv = {
-    DB_HOSTNAME: testDb.config.host,
-    DB_PORT: String(testDb.config.port),
-    DB_NAME: testDb.config.name,
-    DB_USERNAME: testDb.config.user,
-    DB_PASSWORD: testServer().password,
-  }
+  const dbEnv = testDb.env
   const listed = runApp(['outbox', 'list', '--status', 'failed'], dbEnv)
   expect(listed.code).toBe(0)
   expect(listed.stdout).toMatch(

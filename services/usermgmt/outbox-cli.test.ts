@@ -1,19 +1,13 @@
 // `./app outbox list|retry`, run as an operator would: the compiled binary against a real MariaDB database.
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'bun:test'
-import { createTestDatabase, runApp, type TestDatabase, testServer } from '../testing'
+import { createTestDatabase, runApp, type TestDatabase } from '../testing'
 
 let db: TestDatabase
 let env: Record<string, string>
 
 beforeAll(async () => {
   db = await createTestDatabase()
-  env = {
-    DB_HOSTNAME: db.config.host,
-    DB_PORT: String(db.config.port),
-    DB_NAME: db.config.name,
-    DB_USERNAME: db.config.user,
-    DB_PASSWORD: testServer().password,
-  }
+  env = db.env
 })
 afterAll(() => db.drop())
 
