@@ -127,6 +127,21 @@ function fieldCases(
   return cases
 }
 
+/** Every method a route does not take, on each of the role's routes (given with the methods it does take). */
+function wrongMethodCases(role: Role, routes: Readonly<Record<string, readonly string[]>>): BadRequest[] {
+  return Object.entries(routes).flatMap(([path, allowed]) =>
+    ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']
+      .filter((method) => !allowed.includes(method))
+      .map((method) => ({
+        name: `${method} ${path}`,
+        role,
+        method,
+        path,
+        ...(method === 'GET' ? {} : { body: '{}' }),
+      })),
+  )
+}
+
 function usermgmtCases(): BadRequest[] {
   const create = { method: 'POST', path: '/usermgmt/user' }
   const update = { method: 'PUT', path: '/usermgmt/user' }
@@ -274,18 +289,7 @@ function usermgmtCases(): BadRequest[] {
     '/usermgmt/health/readiness': ['GET'],
     '/usermgmt/notification-xray': ['GET'],
   }
-  for (const [path, allowed] of Object.entries(routes)) {
-    for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']) {
-      if (allowed.includes(method)) continue
-      cases.push({
-        name: `${method} ${path}`,
-        role: 'usermgmt',
-        method,
-        path,
-        ...(method === 'GET' ? {} : { body: '{}' }),
-      })
-    }
-  }
+  cases.push(...wrongMethodCases('usermgmt', routes))
   for (const path of [
     '/usermgmt',
     '/usermgmt/',
@@ -416,18 +420,7 @@ function notificationCases(): BadRequest[] {
     '/notification/info': ['GET'],
     '/notification/xray': ['GET'],
   }
-  for (const [path, allowed] of Object.entries(routes)) {
-    for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']) {
-      if (allowed.includes(method)) continue
-      cases.push({
-        name: `${method} ${path}`,
-        role: 'notification',
-        method,
-        path,
-        ...(method === 'GET' ? {} : { body: '{}' }),
-      })
-    }
-  }
+  cases.push(...wrongMethodCases('notification', routes))
   for (const path of [
     '/notification',
     '/notification/sendx',
