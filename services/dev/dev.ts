@@ -6,6 +6,8 @@ import {
   CliProblems,
   type DevConfig,
   defaultOtlpConfig,
+  defaultPropagators,
+  defaultTracingNames,
   type Logger,
   type OtlpProtocol,
   type TracesExporterName,
@@ -47,7 +49,7 @@ function devXray(tracingName: string, tracing: DevTracing): XrayConfig {
     contextMissing: 'LOG_ERROR',
     collectSqlQueries: true,
     samplingRulesFile: undefined,
-    propagators: ['tracecontext', 'baggage', 'xray'],
+    propagators: defaultPropagators,
     exporters: tracing.exporters,
     otlp: {
       ...defaultOtlpConfig,
@@ -146,7 +148,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     startNotification({
       mailer: createSmtpMailer(localSinkMail(sink.port, devFromAddress)),
       appVersion: 'V1',
-      tracer: tracerFor('notification', 'V1-Notification-Microservice', notificationNeverTraced),
+      tracer: tracerFor('notification', defaultTracingNames.notification, notificationNeverTraced),
       port: config.notificationPort,
       hostname: '127.0.0.1',
       log: log.child({ role: 'notification' }),
@@ -157,7 +159,7 @@ export async function startDev(config: DevConfig, log: Logger, version: string):
     startUsermgmt({
       database: createSqliteDatabase(databaseFile),
       notificationBaseUrl: notification.url,
-      tracer: tracerFor('usermgmt', 'User-Management-Microservice', usermgmtNeverTraced),
+      tracer: tracerFor('usermgmt', defaultTracingNames.usermgmt, usermgmtNeverTraced),
       collectSqlQueries: true,
       port: config.usermgmtPort,
       hostname: '127.0.0.1',

@@ -18,6 +18,9 @@ export interface HostPort {
 export type Propagator = 'tracecontext' | 'baggage' | 'xray'
 const supportedPropagators: readonly Propagator[] = ['tracecontext', 'baggage', 'xray']
 
+/** OTEL_PROPAGATORS unset: every header read and sent. */
+export const defaultPropagators: readonly Propagator[] = supportedPropagators
+
 export type ContextMissing = 'LOG_ERROR' | 'RUNTIME_ERROR' | 'IGNORE_ERROR'
 export type SmtpTlsMode = 'starttls' | 'tls' | 'none'
 
@@ -225,7 +228,8 @@ export interface DevFlags {
   readonly dataDir?: string | undefined
 }
 
-const defaultTracingNames: Record<Role, string> = {
+/** Each role's segment name when AWS_XRAY_TRACING_NAME does not say: the course's. */
+export const defaultTracingNames: Readonly<Record<Role, string>> = {
   usermgmt: 'User-Management-Microservice',
   notification: 'V1-Notification-Microservice',
 }
@@ -555,7 +559,7 @@ const xrayEnv = {
     .default('LOG_ERROR'),
   AWS_XRAY_COLLECT_SQL_QUERIES: boolean().default(false),
   AWS_XRAY_SAMPLING_RULES: z.string().trim().min(1, 'must be a file path').optional(),
-  OTEL_PROPAGATORS: propagatorList.default(['tracecontext', 'baggage', 'xray']),
+  OTEL_PROPAGATORS: propagatorList.default([...defaultPropagators]),
   OTEL_SDK_DISABLED: boolean().default(false),
   OTEL_TRACES_EXPORTER: tracesExporters.default(['xray']),
   OTEL_SERVICE_NAME: tracingName.optional(),

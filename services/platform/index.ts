@@ -34,6 +34,8 @@ export {
   type DevConfig,
   databaseSslModes,
   defaultOtlpConfig,
+  defaultPropagators,
+  defaultTracingNames,
   type HostPort,
   inferRole,
   type KubernetesConfig,

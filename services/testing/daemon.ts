@@ -1,5 +1,5 @@
 import Ajv from 'ajv-draft-04'
-import type { XrayConfig } from '../platform'
+import { defaultPropagators, type XrayConfig } from '../platform'
 import type { Entity, SegmentDocument } from '../xray'
 import schema from './segment-document-schema-v1.0.0.json' with { type: 'json' }
 
@@ -143,7 +143,7 @@ export function testXrayConfig(port: number, overrides: Partial<XrayConfig> = {}
     contextMissing: 'LOG_ERROR',
     collectSqlQueries: false,
     samplingRulesFile: undefined,
-    propagators: ['tracecontext', 'baggage', 'xray'],
+    propagators: defaultPropagators,
     ...overrides,
   }
 }
