@@ -1,7 +1,7 @@
 // The one entry point: find the command, load only its code, run it, print its problems, set the exit code.
 // Each command owns its flags and usage beside its code; nothing here knows them.
 import packageJson from '../package.json' with { type: 'json' }
-import { CliProblems, type Command, nearest } from '../services/platform'
+import { CliProblems, type Command, messageOf, nearest } from '../services/platform'
 
 interface Entry {
   /** The command line the main usage shows, and what it does. */
@@ -103,7 +103,7 @@ main(process.argv.slice(2)).then(
       for (const problem of error.problems) process.stderr.write(`app: ${problem}\n`)
       process.exit(error.exitCode)
     }
-    process.stderr.write(`app: failed: ${error instanceof Error ? error.message : String(error)}\n`)
+    process.stderr.write(`app: failed: ${messageOf(error)}\n`)
     process.exit(1)
   },
 )

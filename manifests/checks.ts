@@ -21,7 +21,7 @@ import {
   ServiceAccount,
 } from 'kubernetes-models/v1'
 import { parseAllDocuments } from 'yaml'
-import { shutdownGraceMs } from '../services/platform'
+import { messageOf, shutdownGraceMs } from '../services/platform'
 import { collectorConfigProblems, type Listeners } from './collector-checks'
 
 export interface K8sObject {
@@ -68,7 +68,7 @@ export function schemaProblems(objects: readonly K8sObject[]): string[] {
     try {
       new Model(object as never).validate()
     } catch (error) {
-      problems.push(`${nameOf(object)}: ${error instanceof Error ? error.message : String(error)}`)
+      problems.push(`${nameOf(object)}: ${messageOf(error)}`)
     }
   }
   return problems

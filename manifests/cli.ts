@@ -1,7 +1,15 @@
 // `./app manifests`: the whole EKS deployment as YAML on stdout, for `kubectl apply -f -`.
 import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
-import { CliProblems, type Command, type FlagSpecs, orExit, parseFlags, printUsage } from '../services/platform'
+import {
+  CliProblems,
+  type Command,
+  type FlagSpecs,
+  messageOf,
+  orExit,
+  parseFlags,
+  printUsage,
+} from '../services/platform'
 import { synthesizeManifests } from './chart'
 import { iamCommand } from './iam'
 import {
@@ -125,15 +133,13 @@ function readValuesFile(file: string): Record<string, unknown> {
   try {
     text = readFileSync(file, 'utf8')
   } catch (error) {
-    throw new CliProblems([`--values: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`])
+    throw new CliProblems([`--values: cannot read ${file}: ${messageOf(error)}`])
   }
   let parsed: unknown
   try {
     parsed = parseYaml(text)
   } catch (error) {
-    throw new CliProblems([
-      `--values: ${file} is not YAML or JSON: ${error instanceof Error ? error.message : String(error)}`,
-    ])
+    throw new CliProblems([`--values: ${file} is not YAML or JSON: ${messageOf(error)}`])
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new CliProblems([`--values: ${file} must hold a mapping of options`])

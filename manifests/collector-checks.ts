@@ -5,7 +5,7 @@
 // to it, and name every field a collector needs that is missing or wrong.
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
-import { describeIssue } from '../services/platform'
+import { describeIssue, messageOf } from '../services/platform'
 
 /** The part of a container these checks read. */
 export interface CollectorContainer {
@@ -114,7 +114,7 @@ function parseText(text: string, format: 'yaml' | 'json'): { ok: true; value: un
   try {
     return { ok: true, value: format === 'json' ? JSON.parse(text) : parseYaml(text) }
   } catch (error) {
-    return { ok: false, why: error instanceof Error ? error.message : String(error) }
+    return { ok: false, why: messageOf(error) }
   }
 }
 

@@ -151,3 +151,8 @@ export function failureOf(request: Request): unknown {
 export function describeIssue(issue: z.core.$ZodIssue | undefined, whole: string): string {
   return `${issue?.path.map(String).join('.') || whole}: ${issue?.message ?? 'invalid'}`
 }
+
+/** What an error says, whatever was thrown. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

@@ -76,6 +76,7 @@ export {
   type ErrorKind,
   failureOf,
   formatApiTimestamp,
+  messageOf,
   noteFailure,
   type SubError,
   statusOf,

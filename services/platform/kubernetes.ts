@@ -7,7 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node'
 import { z } from 'zod'
 import type { Env } from './cli'
 import type { HostPort } from './config'
-import { describeIssue } from './errors'
+import { describeIssue, messageOf } from './errors'
 
 /** Where the API's address and credentials come from. */
 export type KubernetesSource =
@@ -80,9 +80,8 @@ const defaultServiceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount'
 const pageSize = 500
 
 /** An error's message on one line (an exec plugin's error is its whole stderr). */
-function messageOf(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error)
-  return message
+function oneLineMessageOf(error: unknown): string {
+  return messageOf(error)
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '')
@@ -94,7 +93,7 @@ function loadFile(Kc: NewKubeConfig, file: string): KubeConfig {
   try {
     kc.loadFromFile(file)
   } catch (error) {
-    throw new KubernetesError('config', `cannot read kubeconfig ${file}: ${messageOf(error)}`, { cause: error })
+    throw new KubernetesError('config', `cannot read kubeconfig ${file}: ${oneLineMessageOf(error)}`, { cause: error })
   }
   return kc
 }
@@ -189,8 +188,8 @@ function unreachable(server: string, error: unknown, timeoutMs: number): Kuberne
   else if (code === 'ECONNREFUSED') why = 'connection refused'
   else if (code === 'ENOTFOUND') why = 'host not found'
   else if (/CERT|SIGNATURE|SELF_SIGNED|ISSUER/.test(code))
-    why = `its certificate is not trusted with the kubeconfig's CA (${code}: ${messageOf(error)})`
-  else why = code ? `${code}: ${messageOf(error)}` : messageOf(error)
+    why = `its certificate is not trusted with the kubeconfig's CA (${code}: ${oneLineMessageOf(error)})`
+  else why = code ? `${code}: ${oneLineMessageOf(error)}` : oneLineMessageOf(error)
   return new KubernetesError('unreachable', `cannot reach the Kubernetes API at ${server}: ${why}`, { cause: error })
 }
 
@@ -248,9 +247,13 @@ export async function createKubernetesClient(
           }),
         ])
       } catch (error) {
-        throw new KubernetesError('config', `cannot get credentials for context ${context}: ${messageOf(error)}`, {
-          cause: error,
-        })
+        throw new KubernetesError(
+          'config',
+          `cannot get credentials for context ${context}: ${oneLineMessageOf(error)}`,
+          {
+            cause: error,
+          },
+        )
       } finally {
         clearTimeout(timer)
       }

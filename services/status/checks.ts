@@ -1,5 +1,5 @@
 // What an operator checks by hand with kubectl after `./app manifests | kubectl apply -f -`, one line per finding.
-import { type KubernetesClient, KubernetesError } from '../platform'
+import { type KubernetesClient, KubernetesError, messageOf } from '../platform'
 import {
   type Deployment,
   daemonSet,
@@ -50,8 +50,6 @@ export function isFatal(error: unknown): error is KubernetesError {
       error.problem === 'unauthorized')
   )
 }
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error))
 
 /** Runs one check; a call it could not make fails that check alone, unless no call can succeed. */
 async function guarded(name: string, run: () => Promise<readonly Check[]>): Promise<readonly Check[]> {

@@ -7,6 +7,7 @@ import {
   defaultCollectorNamespace,
   type Env,
   type KubernetesClient,
+  messageOf,
   orExit,
   parseFlags,
   printUsage,
@@ -85,7 +86,7 @@ async function checkOnce(kube: KubernetesClient, namespace: string, overrides: O
     lookup = await readRecord(kube, namespace)
   } catch (error) {
     if (isFatal(error)) throw error
-    lookup = { kind: 'invalid', why: error instanceof Error ? error.message : String(error) }
+    lookup = { kind: 'invalid', why: messageOf(error) }
   }
   const { target, problems } = resolveTarget(namespace, lookup.kind === 'found' ? lookup.record : undefined, overrides)
   if (problems.length > 0) throw new CliProblems(problems)

@@ -1,4 +1,4 @@
-import { type Logger, mailDeliveryDeadlineMs } from '../platform'
+import { type Logger, mailDeliveryDeadlineMs, messageOf } from '../platform'
 import type { Tracer } from '../xray'
 import type { UsermgmtDb } from './db'
 import type { OutboxStatus } from './db-schema'
@@ -130,7 +130,7 @@ export function startOutboxDeliverer(deps: Deps, options: OutboxOptions = {}): O
         }),
       )
     } catch (error) {
-      const message = (error instanceof Error ? error.message : String(error)).slice(0, 500)
+      const message = messageOf(error).slice(0, 500)
       // Outages (unreachable, 5xx, a mail server's "not now") are retried for as long as they last. A refusal
       // is retried too, in case it came from a notification version mid-rollout, but only so often; then the
       // entry is failed, logged, counted and left for `app outbox retry`.

@@ -1,4 +1,4 @@
-import type { Logger } from '../platform'
+import { type Logger, messageOf } from '../platform'
 import type { UsermgmtDatabase } from './db'
 import type { OutboxDeliverer } from './outbox'
 import type { SchemaState } from './routes'
@@ -29,7 +29,7 @@ export function createReadinessCheck(deps: ReadinessDeps): () => Promise<boolean
     try {
       return (await deps.outbox()?.stats()) ?? null
     } catch (error) {
-      return { error: error instanceof Error ? error.message : String(error) }
+      return { error: messageOf(error) }
     }
   }
 

@@ -2,7 +2,7 @@
 // ./proto as its schema, parsed once and carried in the binary) and JSON, both to and from the one model in
 // otlp-model.ts. The only importer of protobufjs.
 import protobuf from 'protobufjs'
-import { describeIssue } from '../platform'
+import { describeIssue, messageOf } from '../platform'
 import {
   type ExportTraceServiceRequest,
   type ExportTraceServiceResponse,
@@ -174,8 +174,4 @@ export function decodeStatus(body: Uint8Array, encoding: OtlpEncoding): RpcStatu
   } catch {
     return undefined
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
 }

@@ -9,6 +9,7 @@ import {
   type LogFields,
   type Logger,
   type Middleware,
+  messageOf,
   type PeerAddress,
   pathOf,
   type RequestContext,
@@ -131,9 +132,7 @@ export function loadSamplingRules(file: string): SamplingRules {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'))
   } catch (error) {
-    throw new TracingConfigError(
-      `AWS_XRAY_SAMPLING_RULES: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
-    )
+    throw new TracingConfigError(`AWS_XRAY_SAMPLING_RULES: cannot read ${file}: ${messageOf(error)}`)
   }
   const parsed = samplingRules.safeParse(raw)
   if (!parsed.success) {
