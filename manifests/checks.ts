@@ -21,7 +21,7 @@ import {
   ServiceAccount,
 } from 'kubernetes-models/v1'
 import { parseAllDocuments } from 'yaml'
-import { messageOf, shutdownGraceMs } from '../services/platform'
+import { deploymentRecordName, messageOf, shutdownGraceMs } from '../services/platform'
 import { collectorConfigProblems, type Listeners } from './collector-checks'
 
 export interface K8sObject {
@@ -742,7 +742,9 @@ function exposureProblems(objects: readonly K8sObject[], e: ExpectedDeployment):
   const arn = account?.metadata.annotations?.['eks.amazonaws.com/role-arn']
   if (account === undefined || arn !== e.roleArn)
     problems.push(`${e.collector.name} service account: role ${arn}, not ${e.roleArn}`)
-  const record = find(objects, 'ConfigMap', e.namespace, 'xray-eks-app')?.['data'] as Record<string, string> | undefined
+  const record = find(objects, 'ConfigMap', e.namespace, deploymentRecordName)?.['data'] as
+    | Record<string, string>
+    | undefined
   const json = record?.['deployment.json']
   if (json === undefined || !Bun.deepEquals(JSON.parse(json), e.record)) problems.push(`deployment record ${json}`)
   return problems

@@ -1,5 +1,5 @@
 // What an operator checks by hand with kubectl after `./app manifests | kubectl apply -f -`, one line per finding.
-import { type KubernetesClient, KubernetesError, messageOf } from '../platform'
+import { deploymentRecordName, type KubernetesClient, KubernetesError, messageOf } from '../platform'
 import {
   type Deployment,
   daemonSet,
@@ -75,11 +75,11 @@ export function recordCheck(lookup: RecordLookup, target: Target, flagsGiven: bo
         `${describeTarget(target)}${flagsGiven ? ' (with flags on top)' : ''}; image ${lookup.record.image}`,
       )
     case 'missing':
-      return warn(name, `no configmap xray-eks-app in namespace ${target.namespace}; ${checking}`)
+      return warn(name, `no configmap ${deploymentRecordName} in namespace ${target.namespace}; ${checking}`)
     case 'invalid':
       return fail(
         name,
-        `configmap xray-eks-app in namespace ${target.namespace} is unreadable: ${lookup.why}; ${checking}`,
+        `configmap ${deploymentRecordName} in namespace ${target.namespace} is unreadable: ${lookup.why}; ${checking}`,
       )
     default:
       return lookup satisfies never
