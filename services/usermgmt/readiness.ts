@@ -5,7 +5,7 @@ import type { SchemaState } from './routes'
 import { createThrottle } from './throttle'
 
 export interface ReadinessDeps {
-  readonly database: UsermgmtDatabase
+  readonly database: Pick<UsermgmtDatabase, 'label' | 'probe'>
   readonly schema: () => SchemaState
   readonly outbox: () => OutboxDeliverer | undefined
   readonly log: Logger
@@ -40,14 +40,14 @@ export function createReadinessCheck(deps: ReadinessDeps): () => Promise<boolean
     const changed = up !== wasUp
     wasUp = up
     if (!up) {
-      if (changed || throttle('down')) {
+      if (throttle('down', changed)) {
         log.warn('not ready', {
           database: database.label,
           reason: probe.up ? 'the schema is not migrated yet' : 'the database does not answer',
           ...(probe.up ? { error: schema.lastError } : { error: probe.error }),
         })
       }
-    } else if (changed || upThrottle('up')) {
+    } else if (upThrottle('up', changed)) {
       log.info('ready', { database: database.label, outbox: await outboxCounts() })
     }
     return up
