@@ -586,10 +586,13 @@ const mib = (bytes: number) => bytes / 1024 / 1024
 
 /** The image's size: from buildah when the image-check image is there, else docs/image.md's last check. */
 function imageSize(): string {
-  const listed = Bun.spawnSync(['buildah', 'images', '--format', '{{.Size}}', 'localhost/xray-eks-app:check'], {
-    stderr: 'ignore',
-  })
-  const size = listed.exitCode === 0 ? listed.stdout.toString().trim() : ''
+  // Bun.which first: spawning a program that is not installed throws instead of failing.
+  const listed = Bun.which('buildah')
+    ? Bun.spawnSync(['buildah', 'images', '--format', '{{.Size}}', 'localhost/xray-eks-app:check'], {
+        stderr: 'ignore',
+      })
+    : undefined
+  const size = listed?.exitCode === 0 ? listed.stdout.toString().trim() : ''
   if (size) return `${size} uncompressed (buildah images localhost/xray-eks-app:check, as last built)`
   const doc = readFileSync(join(root, 'docs', 'image.md'), 'utf8')
   const line = /^ok\s+image size\s+(.+)$/m.exec(doc)?.[1]
