@@ -7,6 +7,9 @@ const result = Bun.spawnSync(
     '--minify-syntax',
     // Compiled to bytecode ahead of time: a role starts on far less CPU, for a bigger binary (docs/performance.md).
     '--bytecode',
+    // Each command's dynamic import becomes its own chunk, so a role loads none of the other commands' code.
+    '--format=esm',
+    '--splitting',
     '--sourcemap',
     '--no-compile-autoload-dotenv',
     '--no-compile-autoload-bunfig',
