@@ -57,6 +57,8 @@ const vendorOwners: Record<string, readonly string[]> = {
   jose: ['services/platform/auth.ts', 'services/testing/'],
   // OTLP/HTTP's protobuf encoding, with the opentelemetry-proto messages as its schema.
   protobufjs: ['services/xray/otlp-wire.ts'],
+  // The console's segment document check, compiled from the schema's JSON Schema form.
+  ajv: ['services/console/document.ts'],
   // The official OpenTelemetry packages are test oracles and a real client for the tests, never run by the app.
   '@opentelemetry': ['services/testing/'],
 }

@@ -13,7 +13,8 @@ import type {
   OtlpSpan,
   SegmentDocument,
 } from '../xray'
-import { segmentDocumentSchema, spanKind, statusCode } from '../xray'
+import { spanKind, statusCode } from '../xray'
+import { isSegmentDocument } from './document'
 
 export interface TranslatedSpans {
   readonly documents: SegmentDocument[]
@@ -394,13 +395,7 @@ export function documentsFromOtlp(request: ExportTraceServiceRequest): Translate
     if (nests(t)) continue
     const document: SegmentDocument = { ...t.entity, trace_id: t.traceId }
     if (!t.isSegment) document.type = 'subsegment'
-    let valid = false
-    try {
-      valid = segmentDocumentSchema.safeParse(document).success
-    } catch {
-      // Parents nested deeper than the stack allows.
-    }
-    if (valid) documents.push(document)
+    if (isSegmentDocument(document)) documents.push(document)
     else {
       rejected += count(document)
       reasons.add('a span that is no valid segment document')
