@@ -254,26 +254,34 @@ const requiredText = {
 
 const host = z.string(requiredText).trim().max(253).regex(hostPattern, 'must be a host name or an IP address')
 
+/**
+ * For the environment's schemas, parsed once per process: zod's compiled fast path for an object takes longer to
+ * build than the one parse it would speed up (docs/performance.md).
+ */
+const onceOnly = { jitless: true } as const
+
 /** Digits only, read as a number from min to max; every way to miss gets the same message. */
 function wholeNumber(min: number, max: number, message: string) {
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, message)
-    .transform(Number)
-    .pipe(z.number().int().min(min, message).max(max, message))
+  // One transform rather than a chain of checks: every zod step is a schema built at start-up, and there are many.
+  return z.string().transform((text, ctx) => {
+    const digits = text.trim()
+    const value = Number(digits)
+    if (/^\d+$/.test(digits) && value >= min && value <= max) return value
+    ctx.issues.push({ code: 'custom', message, input: text })
+    return z.NEVER
+  })
 }
 
 const port = wholeNumber(1, 65535, 'must be a port number from 1 to 65535')
 const listenPort = wholeNumber(0, 65535, 'must be a port number from 0 to 65535')
 
 function boolean() {
-  return z
-    .string()
-    .trim()
-    .toLowerCase()
-    .refine((v) => v === 'true' || v === 'false', `must be true or false`)
-    .transform((v) => v === 'true')
+  return z.string().transform((text, ctx) => {
+    const word = text.trim().toLowerCase()
+    if (word === 'true' || word === 'false') return word === 'true'
+    ctx.issues.push({ code: 'custom', message: 'must be true or false', input: text })
+    return z.NEVER
+  })
 }
 
 /** `host:port` (IPv6 in brackets), or undefined when it is not one. */
@@ -834,7 +842,7 @@ export function loadConfig(role: Role, env: Env, flags: ServeFlags = {}): Config
 type WithoutPort<T> = Omit<T, 'port'>
 
 function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<WithoutPort<UsermgmtConfig>> {
-  const parsed = usermgmtEnv.safeParse(values)
+  const parsed = usermgmtEnv.safeParse(values, onceOnly)
   // Checked beside the schema, on the raw values, so these problems come in the same pass as every other.
   const mode = sslMode.optional().safeParse(values['DB_SSL_MODE'])
   const tls = mode.success ? databaseTls(mode.data, values['DB_SSL_CA']?.trim()) : { tls: undefined }
@@ -881,7 +889,7 @@ function usermgmtConfig(values: Record<string, string>, env: Env): ConfigResult<
 }
 
 function notificationConfig(values: Record<string, string>, env: Env): ConfigResult<WithoutPort<NotificationConfig>> {
-  const parsed = notificationEnv.safeParse(values)
+  const parsed = notificationEnv.safeParse(values, onceOnly)
   const issues = [
     ...(parsed.success ? [] : parsed.error.issues),
     ...mailCredentialProblems(values),
@@ -924,7 +932,7 @@ export function inferRole(env: Env): Role | undefined {
 export function loadDevConfig(env: Env, flags: DevFlags = {}): ConfigResult<DevConfig> {
   const values = present(env)
   if (flags.dataDir !== undefined) values['DEV_DATA_DIR'] = flags.dataDir
-  const parsed = devEnv.safeParse(values)
+  const parsed = devEnv.safeParse(values, onceOnly)
   if (!parsed.success) return { ok: false, problems: describeProblems(parsed.error.issues, env) }
   const e = parsed.data
   return {

@@ -134,7 +134,8 @@ export function loadSamplingRules(file: string): SamplingRules {
   } catch (error) {
     throw new TracingConfigError(`AWS_XRAY_SAMPLING_RULES: cannot read ${file}: ${messageOf(error)}`)
   }
-  const parsed = samplingRules.safeParse(raw)
+  // Parsed once, so without zod's compiled fast path, as the configuration is.
+  const parsed = samplingRules.safeParse(raw, { jitless: true })
   if (!parsed.success) {
     throw new TracingConfigError(`AWS_XRAY_SAMPLING_RULES: ${file}: ${describeIssue(parsed.error.issues[0], 'file')}`)
   }
