@@ -1,7 +1,7 @@
 // OTLP/HTTP bodies in both encodings: binary protobuf (protobufjs, with the opentelemetry-proto messages in
 // ./proto as its schema, parsed once and carried in the binary) and JSON, both to and from the one model in
 // otlp-model.ts. The only importer of protobufjs.
-import protobuf from 'protobufjs'
+import type * as Protobuf from 'protobufjs'
 import { describeIssue, messageOf } from '../platform'
 import {
   type ExportTraceServiceRequest,
@@ -27,9 +27,9 @@ export const otlpContentTypes: Readonly<Record<OtlpEncoding, string>> = {
 }
 
 interface Messages {
-  readonly request: protobuf.Type
-  readonly response: protobuf.Type
-  readonly status: protobuf.Type
+  readonly request: Protobuf.Type
+  readonly response: Protobuf.Type
+  readonly status: Protobuf.Type
 }
 
 let messages: Messages | undefined
@@ -37,6 +37,9 @@ let messages: Messages | undefined
 /** Parsed on first use rather than at import, so that nothing runs before the command asks for it. */
 function schema(): Messages {
   if (messages) return messages
+  // Required here, not imported: evaluating protobufjs is a few milliseconds of every start otherwise, and only a
+  // process that exports or receives OTLP ever needs it.
+  const protobuf = require('protobufjs') as typeof Protobuf
   const root = new protobuf.Root()
   for (const source of [common, resource, trace, traceService, status]) protobuf.parse(String(source), root)
   root.resolveAll()
@@ -80,7 +83,7 @@ function encodeMessage(message: keyof Messages, value: object, encoding: OtlpEnc
   return schema()[message].encode(value).finish()
 }
 
-const toObjectOptions: protobuf.IConversionOptions = { longs: String, bytes: String, enums: Number }
+const toObjectOptions: Protobuf.IConversionOptions = { longs: String, bytes: String, enums: Number }
 
 /** A message's bytes as a plain object, unchecked (protobuf ids still base64); throws on bytes that are none. */
 function decodeMessage(message: keyof Messages, body: Uint8Array, encoding: OtlpEncoding): unknown {
