@@ -57,7 +57,7 @@ export async function freeUdpPort(): Promise<number> {
  * A real UDP socket standing in for the X-Ray daemon; validates every datagram against the official schema.
  * `port` 0 (the default) picks a free one; a given port plays a daemon coming back where one was before.
  */
-export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
+export async function startFakeDaemon(port = 0, host = '127.0.0.1'): Promise<FakeDaemon> {
   const datagrams: Datagram[] = []
   const invalid: { raw: string; errors: string }[] = []
   const waiters: {
@@ -101,7 +101,7 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
     }
   }
   const socket = await Bun.udpSocket({
-    hostname: '127.0.0.1',
+    hostname: host,
     port,
     socket: {
       data(_socket, buffer) {
@@ -116,7 +116,7 @@ export async function startFakeDaemon(port = 0): Promise<FakeDaemon> {
   const close = () => socket.close()
   return {
     port: socket.port,
-    address: `127.0.0.1:${socket.port}`,
+    address: host.includes(':') ? `[${host}]:${socket.port}` : `${host}:${socket.port}`,
     datagrams,
     invalid,
     waitFor(check) {

@@ -103,6 +103,22 @@ describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
     }
   })
 
+  test('a daemon at an IPv6 address (an IPv6 EKS cluster) gets every document', async () => {
+    using daemon = await startFakeDaemon(0, '::1')
+    const emitter = emitterTo({ host: '::1', port: daemon.port })
+    try {
+      await waitUntil(async () => {
+        emitter.send([document(8)])
+        await Bun.sleep(60)
+        expect(daemon.datagrams.length).toBeGreaterThan(0)
+      })
+      expect(daemon.invalid).toEqual([])
+      expect(emitter.stats().failed).toBe(0)
+    } finally {
+      await emitter.close()
+    }
+  })
+
   test('a daemon name that does not resolve drops and counts documents, and never throws', async () => {
     const captured = captureLog()
     const emitter = emitterTo({ host: 'no-such-daemon.invalid', port: 2000 }, captured.log)

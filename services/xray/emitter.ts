@@ -161,6 +161,17 @@ function workerTransport(port: number, warn: Warn): Transport {
 }
 
 /**
+ * The address to send to for a daemon's name: its IPv4 address where it has one (a dual-stack name such as
+ * localhost may reach a daemon that listens on IPv4 only), else its IPv6 address, as on an IPv6 EKS cluster.
+ */
+async function daemonIp(host: string): Promise<string> {
+  const found = await lookup(host, { all: true })
+  const chosen = found.find((address) => address.family === 4) ?? found[0]
+  if (chosen === undefined) throw new Error(`${host} has no address`)
+  return chosen.address
+}
+
+/**
  * Sends segment documents to the daemon, fire-and-forget, in batches on a socket connected to the resolved
  * address: from a Worker when the process has a CPU to spare for it, else from the request thread. A daemon that
  * is missing, refuses, or whose name does not resolve costs a rate-limited log line and nothing else; a daemon
@@ -188,7 +199,7 @@ export function createUdpEmitter(options: UdpEmitterOptions): SegmentSink {
 
   const resolve = async () => {
     try {
-      ip = (await lookup(address.host, { family: 4 })).address
+      ip = await daemonIp(address.host)
     } catch (error) {
       warn('cannot resolve the X-Ray daemon address; segments are dropped until it resolves', { error })
     }

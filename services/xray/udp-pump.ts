@@ -1,5 +1,6 @@
 // Sends queued datagrams on a UDP socket connected to the daemon, paced and bounded. One implementation for both
 // senders: the request thread's (emitter.ts, inline) and the Worker's (udp-worker.ts).
+import { isIPv6 } from 'node:net'
 
 // At most this many datagrams per millisecond (128k a second), so a burst (a split segment, a load spike)
 // reaches the daemon spread out instead of overrunning its receive buffer.
@@ -62,6 +63,8 @@ export function createDatagramPump(problem: (error?: unknown) => void): Datagram
       opening = true
       try {
         const opened = await Bun.udpSocket({
+          // The socket's family must be the daemon's: an IPv4 socket cannot connect to an IPv6 address.
+          ...(isIPv6(to) ? { hostname: '::' } : {}),
           connect: { hostname: to, port },
           socket: {
             // A refusal that arrives later (ICMP port unreachable while the daemon restarts) is reported on the
