@@ -8,7 +8,9 @@ import type * as AWSXRayModule from 'aws-xray-sdk-core'
 import { z } from 'zod'
 import type { Logger } from '../platform'
 
-type Sdk = typeof AWSXRayModule
+interface SdkLogger {
+  setLogger(logger: Pick<Console, 'debug' | 'info' | 'warn' | 'error'>): void
+}
 
 interface DaemonConfigModule {
   tcp_ip: string
@@ -19,25 +21,31 @@ type SamplingDecision = string | boolean
 
 interface Sampler {
   shouldSample(request: { host: string; httpMethod: string; urlPath: string; serviceName: string }): SamplingDecision
+  setLocalRules(rules: AWSXRayModule.middleware.RulesConfig): void
   start?(): void
   rulePoller?: { start(): void }
   ruleCache?: { rules: readonly unknown[]; lastUpdated: number | null }
 }
 
 interface Loaded {
-  readonly sdk: Sdk
+  readonly logger: SdkLogger
   readonly daemonConfig: DaemonConfigModule
-  readonly middleware: Sdk['middleware'] & { sampler: Sampler }
 }
 
 let loaded: Loaded | undefined
+/** The SDK's sampler in use: its centralized one (which falls back to its local rules), or the local one alone. */
+let sampler: Sampler | undefined
 
+/**
+ * Only the SDK's modules that sampling needs. Its index also loads its segment model, context tracking and
+ * patchers, which never run here and kept several MiB of every process resident (docs/performance.md).
+ */
 function load(): Loaded {
   if (loaded) return loaded
-  const sdk = require('aws-xray-sdk-core') as Sdk
+  const logger = require('aws-xray-sdk-core/dist/lib/logger') as SdkLogger
   // A deep module, reached with require so that we get the very object the sampler's pollers read.
   const daemonConfig = require('aws-xray-sdk-core/dist/lib/daemon_config') as DaemonConfigModule
-  loaded = { sdk, daemonConfig, middleware: sdk.middleware as Loaded['middleware'] }
+  loaded = { logger, daemonConfig }
   return loaded
 }
 
@@ -56,7 +64,7 @@ export function useLogger(log: Logger): void {
     logger?.[level]('aws-xray-sdk-core', { detail: message.slice(0, 500) })
   }
   // info is per-request chatter ("No effective centralized sampling rule match...") and costs real time.
-  load().sdk.setLogger({
+  load().logger.setLogger({
     debug: () => {},
     info: () => {},
     warn: (...args: unknown[]) => emit('warn', args),
@@ -97,11 +105,18 @@ export interface SamplingSetup {
 }
 
 export function configureSampling(setup: SamplingSetup): void {
-  const { middleware } = load()
-  if (setup.centralized)
-    middleware.sampler = require('aws-xray-sdk-core/dist/lib/middleware/sampling/default_sampler') as Sampler
-  else middleware.disableCentralizedSampling()
-  middleware.setSamplingRules(setup.rules as AWSXRayModule.middleware.RulesConfig)
+  load()
+  sampler = (
+    setup.centralized
+      ? require('aws-xray-sdk-core/dist/lib/middleware/sampling/default_sampler')
+      : require('aws-xray-sdk-core/dist/lib/middleware/sampling/local_sampler')
+  ) as Sampler
+  sampler.setLocalRules(setup.rules as AWSXRayModule.middleware.RulesConfig)
+}
+
+function configuredSampler(): Sampler {
+  if (sampler === undefined) throw new Error('configureSampling must run first')
+  return sampler
 }
 
 /**
@@ -109,17 +124,16 @@ export function configureSampling(setup: SamplingSetup): void {
  * has served any rules yet: until it has, and when it never does, our local sampler decides (local-sampler.ts).
  */
 export function startCentralizedSampling(): () => boolean {
-  const { middleware } = load()
-  const sampler = middleware.sampler
+  const started = configuredSampler()
   // The SDK's sampler is process-wide: a tracer pointed at another daemon must not keep the last one's rules.
-  if (sampler.ruleCache) {
-    sampler.ruleCache.rules = []
-    sampler.ruleCache.lastUpdated = null
+  if (started.ruleCache) {
+    started.ruleCache.rules = []
+    started.ruleCache.lastUpdated = null
   }
-  sampler.start?.()
-  sampler.rulePoller?.start()
+  started.start?.()
+  started.rulePoller?.start()
   return () => {
-    const cache = middleware.sampler.ruleCache
+    const cache = configuredSampler().ruleCache
     return (
       cache !== undefined &&
       cache.rules.length > 0 &&
@@ -131,7 +145,7 @@ export function startCentralizedSampling(): () => boolean {
 
 /** The SDK's decision: a rule name (centralized rule matched), true or false. */
 export function shouldSample(request: { host: string; method: string; path: string; serviceName: string }): boolean {
-  const decision = load().middleware.sampler.shouldSample({
+  const decision = configuredSampler().shouldSample({
     host: request.host,
     httpMethod: request.method,
     urlPath: request.path,
