@@ -422,9 +422,10 @@ async function checkImage(admin: Awaited<ReturnType<typeof createConnection>>, d
           }
           const answer = await getText(url)
           if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body.slice(0, 200)}`)
+          // The log is written in batches a few milliseconds apart, so the line may follow the first answer.
+          if (!jsonLine(role.output(), `${role.name} listening`))
+            throw new Error(`no "${role.name} listening" log line`)
         })
-        const listening = jsonLine(role.output(), `${role.name} listening`)
-        if (!listening) throw new Error(`no "${role.name} listening" log line`)
         return `role from the environment, ready in ${seconds(performance.now() - began)}`
       }),
     ),
