@@ -1,7 +1,7 @@
 import { createSocket } from 'node:dgram'
 import { renameSync, writeFileSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
-import type { HostPort, Logger } from '../platform'
+import { type HostPort, hostForUrl, type Logger } from '../platform'
 import { defaultSamplingRules, type SamplingRules } from '../xray'
 
 import { type Collector, createCollector } from './collector'
@@ -229,8 +229,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
       return json({ error: 'internal error' }, 500)
     },
   })
-  const host = options.http.host.includes(':') ? `[${options.http.host}]` : options.http.host
-  const url = `http://${host}:${server.port}`
+  const url = urlOf(options.http, server.port ?? options.http.port)
   log.info('x-ray console listening', {
     page: url,
     udp: `${options.udp.host}:${udpPort}`,
@@ -250,7 +249,7 @@ export async function startConsole(options: ConsoleOptions): Promise<RunningCons
 }
 
 function urlOf(address: HostPort, port: number): string {
-  return `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${port}`
+  return `http://${hostForUrl(address.host)}:${port}`
 }
 
 /** The OTLP/HTTP port: its own server, as collectors and SDKs expect it on 4318 beside the page. */

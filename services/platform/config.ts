@@ -284,6 +284,11 @@ function boolean() {
   })
 }
 
+/** A host as it stands in a URL or a `host:port`: an IPv6 address in brackets. */
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host
+}
+
 /** `host:port` (IPv6 in brackets), or undefined when it is not one. */
 export function parseHostPort(text: string): HostPort | undefined {
   const match = /^(.*):(\d{1,5})$/.exec(text.trim())

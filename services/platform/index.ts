@@ -37,6 +37,7 @@ export {
   defaultPropagators,
   defaultTracingNames,
   type HostPort,
+  hostForUrl,
   inferRole,
   type KubernetesConfig,
   loadConfig,

@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path'
 import type { KubeConfig } from '@kubernetes/client-node'
 import { z } from 'zod'
 import type { Env } from './cli'
-import type { HostPort } from './config'
+import { type HostPort, hostForUrl } from './config'
 import { describeIssue, messageOf } from './errors'
 
 /** Where the API's address and credentials come from. */
@@ -114,11 +114,10 @@ function loadFiles(Kc: NewKubeConfig, files: readonly string[]): KubeConfig {
 
 function loadInCluster(Kc: NewKubeConfig, api: HostPort, serviceAccountDir: string): KubeConfig {
   const kc = new Kc()
-  const host = api.host.includes(':') ? `[${api.host}]` : api.host
   kc.loadFromClusterAndUser(
     {
       name: 'in-cluster',
-      server: `https://${host}:${api.port}`,
+      server: `https://${hostForUrl(api.host)}:${api.port}`,
       caFile: join(serviceAccountDir, 'ca.crt'),
       skipTLSVerify: false,
     },

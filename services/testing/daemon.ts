@@ -1,5 +1,5 @@
 import Ajv from 'ajv-draft-04'
-import { defaultPropagators, type XrayConfig } from '../platform'
+import { defaultPropagators, hostForUrl, type XrayConfig } from '../platform'
 import type { Entity, SegmentDocument } from '../xray'
 import schema from './segment-document-schema-v1.0.0.json' with { type: 'json' }
 
@@ -116,7 +116,7 @@ export async function startFakeDaemon(port = 0, host = '127.0.0.1'): Promise<Fak
   const close = () => socket.close()
   return {
     port: socket.port,
-    address: host.includes(':') ? `[${host}]:${socket.port}` : `${host}:${socket.port}`,
+    address: `${hostForUrl(host)}:${socket.port}`,
     datagrams,
     invalid,
     waitFor(check) {

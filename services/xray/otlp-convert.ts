@@ -5,6 +5,7 @@
 // peer.service; db.name and db.connection_string (the names the translator still reads) beside the current
 // db.* names for SQL; http.response.status_code for error, fault and throttle; exception events for the cause;
 // annotations listed in aws.xray.annotations. Trace ids are the X-Ray ids without the `1-` and the dash.
+import { hostForUrl } from '../platform'
 import type { EksMetadata } from './eks'
 import type { EntityDocument } from './model'
 import {
@@ -116,10 +117,6 @@ function databaseTarget(entity: EntityDocument): DatabaseTarget | undefined {
     port: port === undefined ? undefined : Number(port),
     system: (sql.database_type ?? 'other_sql').toLowerCase(),
   }
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host
 }
 
 /** V8's stack format, which the translator parses back into frames for the languages it knows. */
