@@ -105,7 +105,6 @@ export interface SamplingSetup {
 }
 
 export function configureSampling(setup: SamplingSetup): void {
-  load()
   sampler = (
     setup.centralized
       ? require('aws-xray-sdk-core/dist/lib/middleware/sampling/default_sampler')
