@@ -12,6 +12,7 @@ import {
   type TestDatabase,
   testAudience,
   unsignedToken,
+  userFixture,
   waitUntil,
 } from '../testing'
 import { createMysqlDatabase, type RunningRole, startUsermgmt } from '.'
@@ -86,16 +87,6 @@ async function expectRefusal(response: Response, status: number, authenticate: s
   expect(body.apierror.message).toBe(message)
 }
 
-const user = (username: string) => ({
-  username,
-  email: `${username}@example.com`,
-  role: 'ROLE_USER',
-  enabled: true,
-  firstname: 'First',
-  lastname: 'Last',
-  password: 'Passw0rd!',
-})
-
 const invalidToken = (description: string) =>
   `Bearer realm="usermgmt", error="invalid_token", error_description="${description}"`
 
@@ -160,7 +151,7 @@ describe('usermgmt with AUTH_MODE=jwt', () => {
     const writer = await issuer.sign({ scope: 'usermgmt/write' })
     expect((await call(main.role, '/users', { token: reader })).status).toBe(200)
     await expectRefusal(
-      await call(main.role, '/user', { method: 'POST', token: reader, body: JSON.stringify(user('reader')) }),
+      await call(main.role, '/user', { method: 'POST', token: reader, body: JSON.stringify(userFixture('reader')) }),
       403,
       'Bearer realm="usermgmt", error="insufficient_scope", scope="usermgmt/write"',
       'Insufficient scope',
@@ -173,7 +164,8 @@ describe('usermgmt with AUTH_MODE=jwt', () => {
       'Insufficient scope',
     )
     expect(
-      (await call(main.role, '/user', { method: 'POST', token: writer, body: JSON.stringify(user('writer')) })).status,
+      (await call(main.role, '/user', { method: 'POST', token: writer, body: JSON.stringify(userFixture('writer')) }))
+        .status,
     ).toBe(200)
     expect(await testDb.query('select username from users where username in (?, ?)', ['reader', 'writer'])).toEqual([
       { username: 'writer' },
@@ -227,7 +219,8 @@ describe('usermgmt with AUTH_MODE=jwt', () => {
   test('no data endpoint answers without a valid token, and the health endpoints answer without one', async () => {
     const writer = await issuer.sign()
     expect(
-      (await call(main.role, '/user', { method: 'POST', token: writer, body: JSON.stringify(user('bob')) })).status,
+      (await call(main.role, '/user', { method: 'POST', token: writer, body: JSON.stringify(userFixture('bob')) }))
+        .status,
     ).toBe(200)
     await testDb.query('update users set enabled = 0 where username = ?', ['bob'])
     const before = await testDb.query('select * from users order by username')
@@ -247,7 +240,7 @@ describe('usermgmt with AUTH_MODE=jwt', () => {
     const foreignKey = await issuer.newKey()
     const forged = () => issuer.sign({}, { key: foreignKey })
     const bodies: Record<string, unknown> = {
-      POST: user('mallory'),
+      POST: userFixture('mallory'),
       PUT: { username: 'bob', email: 'mallory@example.com', firstname: 'Mal', lastname: 'Lory' },
     }
     const answers: string[] = []

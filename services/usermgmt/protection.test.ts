@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from '
 import { type MailSink, startMailSink } from '../console'
 import { createSmtpMailer, localSinkMail, startNotification } from '../notification'
 import { type RateLimitConfig, Secret } from '../platform'
-import { captureLog, createTestDatabase, type TestDatabase, waitUntil } from '../testing'
+import { captureLog, createTestDatabase, type TestDatabase, userFixture, waitUntil } from '../testing'
 import { createMysqlDatabase, startUsermgmt } from '.'
 
 // Roles start and schemas migrate inside hooks and tests: 5 s (bun's default) is too short on a loaded machine.
@@ -58,16 +58,6 @@ async function startUsermgmtRole(
   return Object.assign(role, { captured })
 }
 
-const user = (username: string) => ({
-  username,
-  email: `${username}@example.com`,
-  role: 'ROLE_USER',
-  enabled: true,
-  firstname: 'First',
-  lastname: 'Last',
-  password: 'Passw0rd!',
-})
-
 function create(base: string, body: unknown, forwardedFor?: string) {
   return fetch(`${base}/usermgmt/user`, {
     method: 'POST',
@@ -79,10 +69,10 @@ function create(base: string, body: unknown, forwardedFor?: string) {
 describe('account creation rate limit', () => {
   test('answers 429 with Retry-After as an ApiError once a client address spent its burst', async () => {
     await using role = await startUsermgmtRole({ accountLimit: { limit: 2, window: 'hour', burst: 2 } })
-    expect((await create(role.url, user('limit1'), '198.51.100.1')).status).toBe(200)
+    expect((await create(role.url, userFixture('limit1'), '198.51.100.1')).status).toBe(200)
     // The client put an address before the ALB's: only the right-most entry counts.
-    expect((await create(role.url, user('limit2'), '192.0.2.99, 198.51.100.1')).status).toBe(200)
-    const limited = await create(role.url, user('limit3'), '198.51.100.1')
+    expect((await create(role.url, userFixture('limit2'), '192.0.2.99, 198.51.100.1')).status).toBe(200)
+    const limited = await create(role.url, userFixture('limit3'), '198.51.100.1')
     expect(limited.status).toBe(429)
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(1000)
     expect(Number(limited.headers.get('retry-after'))).toBeLessThanOrEqual(1800)
@@ -90,8 +80,8 @@ describe('account creation rate limit', () => {
     expect(body.apierror).toMatchObject({ status: 'TOO_MANY_REQUESTS', message: 'Too many requests' })
     expect(body.apierror.debugMessage).toStartWith('Account creation per client address is limited to 2 per hour')
     // Another client, and a request without the header (the peer address), have their own buckets.
-    expect((await create(role.url, user('limit4'), '198.51.100.2')).status).toBe(200)
-    expect((await create(role.url, user('limit5'))).status).toBe(200)
+    expect((await create(role.url, userFixture('limit4'), '198.51.100.2')).status).toBe(200)
+    expect((await create(role.url, userFixture('limit5'))).status).toBe(200)
     const rows = await testDb.query<{ username: string }>(
       "select username from users where username like 'limit%' order by username",
     )
@@ -101,11 +91,13 @@ describe('account creation rate limit', () => {
   test('refused creations (bad input, taken names) do not count; only accounts created do', async () => {
     await using role = await startUsermgmtRole({ accountLimit: { limit: 1, window: 'hour', burst: 1 } })
     for (let i = 0; i < 5; i++) {
-      expect((await create(role.url, { ...user(`bad${i}`), email: 'not-an-address' }, '198.51.100.7')).status).toBe(400)
+      expect(
+        (await create(role.url, { ...userFixture(`bad${i}`), email: 'not-an-address' }, '198.51.100.7')).status,
+      ).toBe(400)
     }
-    expect((await create(role.url, user('limit1'), '198.51.100.7')).status).toBe(400)
-    expect((await create(role.url, user('counted'), '198.51.100.7')).status).toBe(200)
-    expect((await create(role.url, user('counted2'), '198.51.100.7')).status).toBe(429)
+    expect((await create(role.url, userFixture('limit1'), '198.51.100.7')).status).toBe(400)
+    expect((await create(role.url, userFixture('counted'), '198.51.100.7')).status).toBe(200)
+    expect((await create(role.url, userFixture('counted2'), '198.51.100.7')).status).toBe(429)
   })
 
   test('the other routes are not limited', async () => {
@@ -125,7 +117,7 @@ describe('usermgmt to notification with NOTIFICATION_AUTH_TOKEN', () => {
       database,
     })
     sink.clear()
-    expect((await create(role.url, { ...user('tokenuser'), firstname: 'Tina' })).status).toBe(200)
+    expect((await create(role.url, { ...userFixture('tokenuser'), firstname: 'Tina' })).status).toBe(200)
     const [mail] = await sink.waitFor(1)
     expect(mail?.to).toBe('tokenuser@example.com')
     expect(mail?.text).toContain('Tina')
@@ -138,7 +130,7 @@ describe('usermgmt to notification with NOTIFICATION_AUTH_TOKEN', () => {
     await using database = await createTestDatabase()
     await using role = await startUsermgmtRole({ notificationUrl: notification.url, database })
     sink.clear()
-    expect((await create(role.url, user('notoken'))).status).toBe(200)
+    expect((await create(role.url, userFixture('notoken'))).status).toBe(200)
     await waitUntil(() =>
       expect(notification.captured.lines).toContainEqual(
         expect.objectContaining({ message: 'request', path: '/notification/send', status: 401 }),
