@@ -1,6 +1,7 @@
 import { hostname, networkInterfaces } from 'node:os'
 import { Elysia } from 'elysia'
 import {
+  answersAtOnce,
   empty,
   idempotencyKey,
   json,
@@ -50,22 +51,31 @@ export function createNotificationRoutes(deps: NotificationRouteDeps) {
   }
 
   return new Elysia({ name: 'notification', prefix: '/notification' })
-    .get('/health-status', () => text(`Notification Service is UP and Running - ${appVersion}`))
-    .get('/info', () =>
-      text(
-        [
-          `Notification Service IP Address: ${localAddress()}`,
-          `Hostname: ${hostname()}`,
-          `Application Version: ${appVersion}`,
-        ].join('\n'),
+    .get(
+      '/health-status',
+      answersAtOnce(() => text(`Notification Service is UP and Running - ${appVersion}`)),
+    )
+    .get(
+      '/info',
+      answersAtOnce(() =>
+        text(
+          [
+            `Notification Service IP Address: ${localAddress()}`,
+            `Hostname: ${hostname()}`,
+            `Application Version: ${appVersion}`,
+          ].join('\n'),
+        ),
       ),
     )
-    .get('/xray', () =>
-      json({
-        applicationname: 'Notification Microservice',
-        appversion: appVersion,
-        message: 'Enabled AWS XRay',
-      }),
+    .get(
+      '/xray',
+      answersAtOnce(() =>
+        json({
+          applicationname: 'Notification Microservice',
+          appversion: appVersion,
+          message: 'Enabled AWS XRay',
+        }),
+      ),
     )
     .post(
       '/send',

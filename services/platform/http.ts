@@ -80,6 +80,15 @@ export function validateParam<TSchema extends z.ZodType>(
   return parsed[name] as z.infer<TSchema>
 }
 
+/**
+ * A handler that answers at once, marked so for Elysia. Elysia decides whether a handler is async by reading its
+ * source, and one that returns a call (`() => json(...)`) reads as async: every answer is then awaited, a promise
+ * and a microtask per request. A bound function has no source to read, so Elysia calls it and takes its answer.
+ */
+export function answersAtOnce(handler: () => Response): () => Response {
+  return handler.bind(undefined)
+}
+
 function routePattern(path: string): RegExp {
   const escaped = path
     .split('/')

@@ -82,7 +82,14 @@ export {
   type SubError,
   statusOf,
 } from './errors'
-export { createServiceApp, type FetchLike, readJson, validateBody, validateParam } from './http'
+export {
+  answersAtOnce,
+  createServiceApp,
+  type FetchLike,
+  readJson,
+  validateBody,
+  validateParam,
+} from './http'
 export {
   createKubernetesClient,
   type KubernetesClient,

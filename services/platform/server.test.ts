@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { Elysia } from 'elysia'
 import { captureLog, openRequest, rawHttp, waitUntil } from '../testing'
-import { createServiceApp, type HttpServer, type Middleware, readJson, startHttpServer, text } from '.'
+import { answersAtOnce, createServiceApp, type HttpServer, type Middleware, readJson, startHttpServer, text } from '.'
 
 describe('the HTTP server every role runs on', () => {
   const captured = captureLog()
@@ -80,5 +80,41 @@ describe('the HTTP server every role runs on', () => {
     await waitUntil(() => expect(posts().length).toBe(answered + 1))
     expect(posts().at(-1)?.['status']).toBe(499)
     expect(captured.lines.filter((l) => l['level'] === 'error' || l['level'] === 'warn')).toEqual([])
+  })
+})
+
+describe('a handler that answers at once', () => {
+  const captured = captureLog()
+  const seen: Record<string, string> = {}
+  let server: HttpServer
+
+  beforeAll(() => {
+    const routes = new Elysia()
+      .get(
+        '/marked',
+        answersAtOnce(() => text('marked')),
+      )
+      .get('/unmarked', () => text('unmarked'))
+    // What the tracing layer gets back from the handler: an answer it can finish at once, or a promise.
+    const middleware: Middleware = (context, next) => {
+      const answer = next()
+      seen[context.path] = answer instanceof Promise ? 'promise' : 'response'
+      return answer
+    }
+    server = startHttpServer(createServiceApp({ log: captured.log }).use(routes), {
+      port: 0,
+      hostname: '127.0.0.1',
+      log: captured.log,
+      middleware,
+    })
+  })
+  afterAll(() => server.stop())
+
+  test('reaches the middleware as a response, where Elysia would otherwise make it a promise', async () => {
+    for (const path of ['/marked', '/unmarked']) {
+      const response = await fetch(`${server.url}${path}`)
+      expect([response.status, await response.text()]).toEqual([200, path.slice(1)])
+    }
+    expect(seen).toEqual({ '/marked': 'response', '/unmarked': 'promise' })
   })
 })

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import {
   AppError,
   type Authorizer,
+  answersAtOnce,
   empty,
   json,
   type Permission,
@@ -122,8 +123,14 @@ export function createUsermgmtRoutes(deps: UsermgmtRouteDeps) {
     })
   }
   return routes
-    .get('/health-status', () => text(healthText))
-    .get('/health/status', () => text('OK'))
+    .get(
+      '/health-status',
+      answersAtOnce(() => text(healthText)),
+    )
+    .get(
+      '/health/status',
+      answersAtOnce(() => text('OK')),
+    )
     .get('/health/readiness', async () => {
       const up = await deps.ready()
       return json({ status: up ? 'UP' : 'DOWN' }, { status: up ? 200 : 503 })
