@@ -31,8 +31,11 @@ describe('the HTTP server every role runs on', () => {
   )
 
   test('serves a request without a Host header (HTTP/1.0 allows that) as if sent to localhost', async () => {
-    const answer = await rawHttp(server.port, 'GET /svc/items HTTP/1.0\r\n\r\n')
+    const answer = await rawHttp(server.port, 'GET /svc/items?x=1 HTTP/1.0\r\n\r\n')
     expect([answer.status, answer.body]).toEqual([200, 'items'])
+    // The access log and the middleware name the path the client asked for.
+    const line = captured.lines.findLast((l) => l['message'] === 'request')
+    expect([line?.['path'], arrivals.at(-1)]).toEqual(['/svc/items', 'GET /svc/items'])
   })
 
   test.each(['a b', 'a/b', 'a@b', ''])('answers 400 with an ApiError to a Host that is no host (%j)', async (host) => {

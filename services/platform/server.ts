@@ -106,9 +106,12 @@ function withoutHost(request: Request): Request | Response {
   return rebuilt(request, new Request(`http://localhost${request.url}`, request))
 }
 
-/** The path of a request URL, without the cost of a URL object on every request. */
+/**
+ * The path of a request URL, without the cost of a URL object on every request. Bun's URL of a request without a
+ * usable Host is the path alone.
+ */
 export function pathOf(url: string): string {
-  const start = url.indexOf('/', url.indexOf('//') + 2)
+  const start = url.charCodeAt(0) === slash ? 0 : url.indexOf('/', url.indexOf('//') + 2)
   if (start < 0) return '/'
   const end = url.indexOf('?', start)
   return end < 0 ? url.slice(start) : url.slice(start, end)
