@@ -126,11 +126,13 @@ class ServedRequest implements RequestContext {
   constructor(
     public request: Request,
     private readonly peerOf: PeerAddress,
+    /** The request's URL when the server already read it: Bun builds the string anew each time it is asked. */
+    private readonly url?: string,
   ) {}
 
   /** Worked out when first asked: most requests are never asked. */
   get path(): string {
-    this.#path ??= pathOf(this.request.url)
+    this.#path ??= pathOf(this.url ?? this.request.url)
     return this.#path
   }
 
@@ -194,26 +196,27 @@ export function startHttpServer(app: AnyElysia, options: HttpServerOptions): Htt
   // The common request (a GET or HEAD with an absolute URL) reaches its handler with nothing of ours in between but
   // the middleware; Elysia's compiled handler answers every error it throws. A middleware that throws is a bug,
   // answered by Bun.serve's error handler.
-  const serve = (handler: Handler, request: Request): Response | Promise<Response> => {
+  const serve = (handler: Handler, request: Request, url: string): Response | Promise<Response> => {
     const method = request.method
-    if ((method !== 'GET' && method !== 'HEAD') || request.url.charCodeAt(0) === slash) return careful(handler, request)
+    if ((method !== 'GET' && method !== 'HEAD') || url.charCodeAt(0) === slash) return careful(handler, request)
     if (middleware === undefined) return handler(request)
-    return middleware(new ServedRequest(request, peerAddress), () => handler(request))
+    return middleware(new ServedRequest(request, peerAddress, url), () => handler(request))
   }
 
   // The access log's line is built only when info is on; the line itself leaves in a buffered write.
   const logged = (handler: Handler, incoming: Request): Response | Promise<Response> => {
     const started = performance.now()
+    const url = incoming.url
     const answer = (response: Response) => {
       log.info('request', {
         method: incoming.method,
-        path: pathOf(incoming.url),
+        path: pathOf(url),
         status: response.status,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
       })
       return response
     }
-    const response = serve(handler, incoming)
+    const response = serve(handler, incoming, url)
     return response instanceof Promise ? response.then(answer) : answer(response)
   }
 
@@ -225,7 +228,7 @@ export function startHttpServer(app: AnyElysia, options: HttpServerOptions): Htt
           return logged(handler, request)
         }
       : function served(request: Request) {
-          return serve(handler, request)
+          return serve(handler, request, request.url)
         }
   })
   app.listen({
