@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { startDev } from '../dev'
-import { captureLog, waitUntil } from '../testing'
+import { captureLog, userFixture, waitUntil } from '../testing'
 import { type RunningConsole, startConsole } from '.'
 import { knownTraffic } from './known-traffic-fixture'
 
@@ -113,15 +113,7 @@ test('shows the course map, a trace timeline and the received mail of ./app dev 
   await page.goto(dev.consoleUrl)
   expect(await page.title()).toBe('Local X-Ray console')
   expect((await fetch(`${dev.usermgmtUrl}/usermgmt/notification-xray`)).status).toBe(200)
-  const user = {
-    username: 'pageuser',
-    email: 'page@example.com',
-    role: 'ROLE_USER',
-    enabled: true,
-    firstname: 'Page',
-    lastname: 'User',
-    password: 'Passw0rd!',
-  }
+  const user = userFixture('pageuser')
   const created = await fetch(`${dev.usermgmtUrl}/usermgmt/user`, { method: 'POST', body: JSON.stringify(user) })
   expect(created.status).toBe(200)
   const um = 'User-Management-Microservice'
@@ -197,7 +189,7 @@ test('shows the course map, a trace timeline and the received mail of ./app dev 
   await page.click('tr.mail-row')
   const mail = (await page.locator('.mail').textContent()) ?? ''
   expect(mail).toContain('Stack Simplify account creation.')
-  expect(mail).toContain('Hello Page, your stack simplify account is created successfully!')
+  expect(mail).toContain('Hello First, your stack simplify account is created successfully!')
   await page.screenshot({ path: join(artifacts, 'console-mail.png') })
   await page.close()
 })

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startDev } from '../dev'
-import { captureLog, type SegmentDocument, waitUntil } from '../testing'
+import { captureLog, type SegmentDocument, userFixture, waitUntil } from '../testing'
 import type { Entity } from '../xray'
 
 type Stats = {
@@ -66,15 +66,7 @@ test('joins what both roles send into the course map, with the numbers of the do
   const before = (source: string, target: string) =>
     base.edges.find((e) => e.source === source && e.target === target)?.requests ?? 0
   for (let i = 0; i < 3; i++) expect((await fetch(`${dev.usermgmtUrl}/usermgmt/notification-xray`)).status).toBe(200)
-  const user = {
-    username: 'mapuser',
-    email: 'map@example.com',
-    role: 'ROLE_USER',
-    enabled: true,
-    firstname: 'Map',
-    lastname: 'User',
-    password: 'Passw0rd!',
-  }
+  const user = userFixture('mapuser')
   expect((await fetch(`${dev.usermgmtUrl}/usermgmt/user`, { method: 'POST', body: JSON.stringify(user) })).status).toBe(
     200,
   )
@@ -137,6 +129,6 @@ test('joins what both roles send into the course map, with the numbers of the do
   expect(withNotification).toHaveLength(4)
 
   const mailbox = await api<{ to: string; subject: string; text: string }[]>('/api/mail')
-  expect(mailbox).toMatchObject([{ to: 'map@example.com', subject: 'Stack Simplify account creation.' }])
+  expect(mailbox).toMatchObject([{ to: 'mapuser@example.com', subject: 'Stack Simplify account creation.' }])
   expect((await fetch(dev.consoleUrl)).headers.get('content-type')).toStartWith('text/html')
 })

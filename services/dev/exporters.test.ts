@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TracesExporterName } from '../platform'
-import { captureLog, waitUntil } from '../testing'
+import { captureLog, userFixture, waitUntil } from '../testing'
 import { startDev } from '.'
 
 type Counts = { requests: number; ok: number; errors: number; throttles: number; faults: number }
@@ -36,15 +36,7 @@ async function courseMap(exporters: readonly TracesExporterName[]) {
   try {
     await waitUntil(async () => expect((await fetch(`${dev.usermgmtUrl}/usermgmt/health/readiness`)).status).toBe(200))
     for (let i = 0; i < 3; i++) expect((await fetch(`${dev.usermgmtUrl}/usermgmt/notification-xray`)).status).toBe(200)
-    const user = {
-      username: 'otlpuser',
-      email: 'otlp@example.com',
-      role: 'ROLE_USER',
-      enabled: true,
-      firstname: 'Otlp',
-      lastname: 'User',
-      password: 'Passw0rd!',
-    }
+    const user = userFixture('otlpuser')
     const created = await fetch(`${dev.usermgmtUrl}/usermgmt/user`, { method: 'POST', body: JSON.stringify(user) })
     expect(created.status).toBe(200)
     expect((await fetch(`${dev.usermgmtUrl}/usermgmt/user/nobody`)).status).toBe(404)
