@@ -7,13 +7,14 @@ type Answer = Response & { [bodyKey]?: string }
 
 // Headers objects, made once: Bun copies one into each answer for less than it takes to read a plain object's
 // properties into a new one (every answer does this). Each answer gets its own copy, as the Fetch standard says.
-const jsonType = new Headers({ 'content-type': 'application/json' })
+const jsonContentType = 'application/json'
+const jsonType = new Headers({ 'content-type': jsonContentType })
 const textType = new Headers({ 'content-type': 'text/plain;charset=UTF-8' })
 const noBody = new Headers({ 'content-length': '0' })
 
 export function json(value: unknown, init: { status?: number; headers?: Record<string, string> } = {}): Response {
   const body = JSON.stringify(value)
-  const headers = init.headers ? { 'content-type': 'application/json', ...init.headers } : jsonType
+  const headers = init.headers ? { 'content-type': jsonContentType, ...init.headers } : jsonType
   const response: Answer = new Response(body, { status: init.status ?? 200, headers })
   response[bodyKey] = body
   return response
