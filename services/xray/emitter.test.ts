@@ -64,6 +64,19 @@ describe.each(['worker', 'inline'] as const)('the %s sender', (sender) => {
     }
   })
 
+  test('what is handed over just before close, on a sender not yet started, is sent before close resolves', async () => {
+    using daemon = await startFakeDaemon()
+    const emitter = emitterTo(local(daemon.port))
+    // A process stopping right after its first traced request: the sender's socket (and worker) is still starting.
+    emitter.send(Array.from({ length: 100 }, (_, i) => document(i)))
+    await emitter.close()
+    const received = await waitUntil(() => {
+      expect(daemon.datagrams).toHaveLength(100)
+      return daemon.datagrams
+    })
+    expect(new Set(received.map((d) => d.document.id)).size).toBe(100)
+  })
+
   test('a refusing daemon costs a log line; once back it gets the documents, with no restart', async () => {
     const port = await freeUdpPort()
     const captured = captureLog()

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { HostPort, Logger } from '../platform'
 import { datagramHeader } from './segment-document'
-import { createDatagramPump } from './udp-pump'
+import { closedMessage, closeMessage, createDatagramPump } from './udp-pump'
 
 export interface EmitterStats {
   readonly sent: number
@@ -109,11 +109,11 @@ function inlineTransport(port: number, warn: Warn): Transport {
       pump.enqueue(datagrams)
     },
     counts: () => pump.counts(),
-    async close() {
-      pump.close()
-    },
+    close: () => pump.close(),
   }
 }
+
+const workerCloseDeadlineMs = 1000
 
 /** Sends from a Worker (udp-worker.ts), so the syscalls run beside the request thread when a CPU is free. */
 function workerTransport(port: number, warn: Warn): Transport {
@@ -121,6 +121,7 @@ function workerTransport(port: number, warn: Warn): Transport {
   let workerHost: string | undefined
   let failed = 0
   let dropped = 0
+  let drained: (() => void) | undefined
   const start = (): Worker => {
     const started = new Worker(workerUrl())
     started.unref()
@@ -133,7 +134,11 @@ function workerTransport(port: number, warn: Warn): Transport {
         workerHost = undefined
       }
     }
-    started.onmessage = (event: MessageEvent<{ failed: number; dropped: number }>) => {
+    started.onmessage = (event: MessageEvent<{ failed: number; dropped: number } | typeof closedMessage>) => {
+      if (event.data === closedMessage) {
+        drained?.()
+        return
+      }
       failed = event.data.failed
       dropped = event.data.dropped
       warn('cannot send to the X-Ray daemon', { failed, dropped })
@@ -151,11 +156,20 @@ function workerTransport(port: number, warn: Warn): Transport {
     },
     counts: () => ({ failed, dropped }),
     async close() {
-      if (worker) {
-        // Let the worker drain what it was handed before it goes.
-        await Bun.sleep(20)
-        worker.terminate()
-      }
+      const closing = worker
+      if (closing === undefined) return
+      worker = undefined
+      // The worker sends all it was handed (starting first, if it has not yet) and says so; a worker that cannot
+      // is not waited for past the deadline.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, workerCloseDeadlineMs)
+        drained = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        closing.postMessage(closeMessage)
+      })
+      closing.terminate()
     },
   }
 }

@@ -7,6 +7,11 @@ import { isIPv6 } from 'node:net'
 const chunk = 128
 const maxQueued = 20_000
 
+// What the request thread and the sender worker (udp-worker.ts) say when shutting down: close, then closed once
+// everything handed over has been sent.
+export const closeMessage = 'close'
+export const closedMessage = 'closed'
+
 export interface DatagramPump {
   /** Sends to host:port from now on (a new connected socket; the old one closes once the new one is open). */
   target(host: string, port: number): Promise<void>
@@ -16,8 +21,8 @@ export interface DatagramPump {
   enqueue(datagrams: string[]): void
   /** Datagrams the kernel refused and datagrams dropped for want of room, so far. */
   counts(): { failed: number; dropped: number }
-  /** Sends what is queued at once (shutting down), then closes the socket. */
-  close(): void
+  /** Sends what is queued at once (shutting down), once a socket being opened is open, then closes the socket. */
+  close(): Promise<void>
 }
 
 /** `problem` is told of every refusal, failure to open and drop (the caller rate-limits what it says). */
@@ -25,6 +30,7 @@ export function createDatagramPump(problem: (error?: unknown) => void): Datagram
   let socket: { sendMany(packets: readonly string[]): number; close(): void } | undefined
   let host: string | undefined
   let opening = false
+  let opened: Promise<void> | undefined
   let queue: string[] = []
   let timer: ReturnType<typeof setTimeout> | undefined
   let failed = 0
@@ -54,36 +60,42 @@ export function createDatagramPump(problem: (error?: unknown) => void): Datagram
     if (timer === undefined && !opening) pump()
   }
 
+  /** Opens a socket connected to to:port; the old one closes once the new one is open. */
+  const open = async (to: string, port: number): Promise<void> => {
+    try {
+      const connected = await Bun.udpSocket({
+        // The socket's family must be the daemon's: an IPv4 socket cannot connect to an IPv6 address.
+        ...(isIPv6(to) ? { hostname: '::' } : {}),
+        connect: { hostname: to, port },
+        socket: {
+          // A refusal that arrives later (ICMP port unreachable while the daemon restarts) is reported on the
+          // socket; unhandled, it would end the thread's event loop and every document after it. The socket
+          // stays usable.
+          error(_socket, error) {
+            failed++
+            problem(error)
+          },
+        },
+      })
+      socket?.close()
+      socket = connected
+    } catch (error) {
+      problem(error)
+    } finally {
+      opening = false
+    }
+    kick()
+  }
+
   return {
     get host() {
       return host
     },
-    async target(to, port) {
+    target(to, port) {
       host = to
       opening = true
-      try {
-        const opened = await Bun.udpSocket({
-          // The socket's family must be the daemon's: an IPv4 socket cannot connect to an IPv6 address.
-          ...(isIPv6(to) ? { hostname: '::' } : {}),
-          connect: { hostname: to, port },
-          socket: {
-            // A refusal that arrives later (ICMP port unreachable while the daemon restarts) is reported on the
-            // socket; unhandled, it would end the thread's event loop and every document after it. The socket
-            // stays usable.
-            error(_socket, error) {
-              failed++
-              problem(error)
-            },
-          },
-        })
-        socket?.close()
-        socket = opened
-      } catch (error) {
-        problem(error)
-      } finally {
-        opening = false
-      }
-      kick()
+      opened = open(to, port)
+      return opened
     },
     enqueue(datagrams) {
       if (queue.length + datagrams.length > maxQueued) {
@@ -95,7 +107,9 @@ export function createDatagramPump(problem: (error?: unknown) => void): Datagram
       kick()
     },
     counts: () => ({ failed, dropped }),
-    close() {
+    async close() {
+      // Datagrams handed over while the socket was still opening go out on it, not nowhere.
+      await opened
       clearTimeout(timer)
       timer = undefined
       // Until all is sent, or a full socket buffer stops taking any.

@@ -1,6 +1,6 @@
 // Runs in a Worker: the UDP sends (a syscall per datagram) happen here, beside the thread that serves requests,
 // through the same pump the request thread uses when the process has only one CPU (udp-pump.ts).
-import { createDatagramPump } from './udp-pump'
+import { closedMessage, closeMessage, createDatagramPump } from './udp-pump'
 
 declare const self: Worker
 
@@ -19,8 +19,9 @@ const pump = createDatagramPump(() => {
   self.postMessage(pump.counts())
 })
 
-self.onmessage = (event: MessageEvent<Setup | string[]>) => {
+self.onmessage = (event: MessageEvent<Setup | string[] | typeof closeMessage>) => {
   const data = event.data
-  if (Array.isArray(data)) pump.enqueue(data)
+  if (data === closeMessage) void pump.close().then(() => self.postMessage(closedMessage))
+  else if (Array.isArray(data)) pump.enqueue(data)
   else void pump.target(data.host, data.port)
 }
